@@ -1,0 +1,126 @@
+"""Incremental decoders: bytes to text, and text to Server-Sent Events."""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+
+__all__ = ["SSEDecoder", "ServerSentEvent", "TextDecoder"]
+
+
+class TextDecoder:
+    """Decodes a byte stream chunk by chunk without breaking characters.
+
+    A multi-byte character split across chunks is held back until its last
+    byte arrives; invalid bytes become U+FFFD instead of raising.
+    """
+
+    def __init__(self, charset: str | None = None) -> None:
+        try:
+            factory = codecs.getincrementaldecoder(charset or "utf-8")
+        except LookupError:
+            # An unknown charset label is the server's mistake; UTF-8 is the
+            # protocol's de-facto encoding.
+            factory = codecs.getincrementaldecoder("utf-8")
+        self._decoder = factory(errors="replace")
+
+    def decode(self, chunk: bytes) -> str:
+        """Text completed by ``chunk`` (may be empty)."""
+        return self._decoder.decode(chunk)
+
+    def flush(self) -> str:
+        """Whatever is held back at the end of the stream (U+FFFD for a cut character)."""
+        return self._decoder.decode(b"", final=True)
+
+
+@dataclass(frozen=True)
+class ServerSentEvent:
+    """One event of a ``text/event-stream``."""
+
+    data: str
+    event: str = "message"
+    id: str | None = None
+    retry: int | None = None
+
+
+class SSEDecoder:
+    """An incremental parser of the WHATWG ``text/event-stream`` format.
+
+    Feed it decoded text in chunks of any size; it returns the events those
+    chunks complete. It handles LF, CR and CRLF line ends (even a CRLF split
+    across chunks), comments, ``event:``/``id:``/``retry:`` fields and
+    multi-line ``data``.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = ""
+        self._pending_cr = False
+        self._data: list[str] = []
+        self._event = ""
+        self._id: str | None = None
+        self._retry: int | None = None
+
+    def feed(self, text: str) -> list[ServerSentEvent]:
+        """Events completed by ``text``."""
+        if self._pending_cr and text.startswith("\n"):
+            text = text[1:]
+        self._pending_cr = False
+        if not text:
+            return []
+        buffer = self._buffer + text
+        if buffer.endswith("\r"):
+            # The "\n" of a CRLF may still be on its way.
+            self._pending_cr = True
+        if "\r" in buffer:
+            buffer = buffer.replace("\r\n", "\n").replace("\r", "\n")
+        *lines, self._buffer = buffer.split("\n")
+        events: list[ServerSentEvent] = []
+        for line in lines:
+            event = self._line(line)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def flush(self) -> list[ServerSentEvent]:
+        """The event left unterminated at the end of the stream, if any.
+
+        The standard drops it; servers that forget the final blank line are
+        common enough that a client is better off keeping it.
+        """
+        events = [] if not self._buffer else [e for e in [self._line(self._buffer)] if e]
+        self._buffer = ""
+        last = self._dispatch()
+        return events + ([last] if last is not None else [])
+
+    def _line(self, line: str) -> ServerSentEvent | None:
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return None
+        name, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            if "\0" not in value:
+                self._id = value
+        elif name == "retry" and value.isdigit():
+            self._retry = int(value)
+        return None
+
+    def _dispatch(self) -> ServerSentEvent | None:
+        if not self._data:
+            self._event = ""
+            return None
+        event = ServerSentEvent(
+            data="\n".join(self._data),
+            event=self._event or "message",
+            id=self._id,
+            retry=self._retry,
+        )
+        self._data = []
+        self._event = ""
+        return event

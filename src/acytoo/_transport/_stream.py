@@ -1,0 +1,263 @@
+"""Sending one request and streaming its body: retries, time limits, error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import aiohttp
+from python_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
+from yarl import URL
+
+from .. import errors
+from ._decoders import TextDecoder
+from ._options import RetryPolicy, Timeout, is_retryable_status
+from ._pool import pooled_session
+from ._proxy import HTTP_PROXY_SCHEMES, resolve_proxy
+
+__all__ = ["HTTPRequest", "ResponseStream", "TransportOptions", "open_stream"]
+
+ERROR_BODY_EXCERPT = 1024
+_ERROR_BODY_LIMIT = 64 * 1024
+_SOCKS_ERRORS = (ProxyConnectionError, ProxyError, ProxyTimeoutError)
+
+
+@dataclass(frozen=True)
+class TransportOptions:
+    """How to send: through which proxy and session, within which limits."""
+
+    proxy: str | None = None
+    timeout: Timeout = field(default_factory=Timeout)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    session: aiohttp.ClientSession | None = None
+
+    def __post_init__(self) -> None:
+        if self.session is not None and not isinstance(self.session, aiohttp.ClientSession):
+            raise errors.InvalidRequestError("session must be an aiohttp.ClientSession")
+        if self.proxy is not None and not isinstance(self.proxy, str):
+            raise errors.InvalidRequestError("proxy must be a URL string")
+
+
+@dataclass(frozen=True)
+class HTTPRequest:
+    """A JSON POST (or other method) to send."""
+
+    url: URL
+    headers: Mapping[str, str]
+    body: object
+    method: str = "POST"
+
+
+class ResponseStream:
+    """A successful response whose first chunk has already arrived."""
+
+    def __init__(self, response: aiohttp.ClientResponse, first_chunk: bytes) -> None:
+        self._response = response
+        self._first_chunk = first_chunk
+
+    @property
+    def status(self) -> int:
+        return self._response.status
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._response.headers
+
+    @property
+    def charset(self) -> str | None:
+        """The charset named by Content-Type, if any."""
+        return self._response.charset
+
+    @property
+    def content_type(self) -> str:
+        return self._response.content_type
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        """Non-empty body chunks as they arrive."""
+        if self._first_chunk:
+            chunk, self._first_chunk = self._first_chunk, b""
+            yield chunk
+        content = self._response.content
+        while True:
+            try:
+                chunk = await content.readany()
+            except (aiohttp.ClientError, asyncio.TimeoutError, *_SOCKS_ERRORS) as exc:
+                raise translate_error(exc, str(self._response.url), in_body=True) from exc
+            if not chunk:
+                return
+            yield chunk
+
+    async def iter_text(self) -> AsyncIterator[str]:
+        """The body decoded incrementally (UTF-8 unless a charset was named)."""
+        decoder = TextDecoder(self.charset)
+        async for chunk in self.iter_bytes():
+            text = decoder.decode(chunk)
+            if text:
+                yield text
+        tail = decoder.flush()
+        if tail:
+            yield tail
+
+
+@asynccontextmanager
+async def open_stream(
+    request: HTTPRequest, options: TransportOptions
+) -> AsyncIterator[ResponseStream]:
+    """Send ``request`` and wait for the first chunk of a 2xx answer.
+
+    Failures up to that point are retried per ``options.retry``; after it,
+    nothing is retried, so no text is ever delivered twice. The response is
+    closed on exit; a fully read one returns its connection to the pool.
+    """
+    proxy = resolve_proxy(request.url, options.proxy)
+    session = options.session or await pooled_session(proxy)
+    http_proxy = proxy if proxy is not None and proxy.scheme in HTTP_PROXY_SCHEMES else None
+    timeout = aiohttp.ClientTimeout(
+        total=None,
+        connect=None,
+        sock_connect=options.timeout.connect,
+        sock_read=options.timeout.read,
+    )
+    data = json.dumps(request.body, ensure_ascii=False).encode()
+    attempt = 0
+    while True:
+        response: aiohttp.ClientResponse | None = None
+        try:
+            response = await session.request(
+                request.method,
+                request.url,
+                data=data,
+                headers=dict(request.headers),
+                proxy=http_proxy,
+                timeout=timeout,
+            )
+            if not 200 <= response.status < 300:
+                raise await status_error(response)
+            first_chunk = await response.content.readany()
+        except (aiohttp.ClientError, asyncio.TimeoutError, *_SOCKS_ERRORS) as exc:
+            if response is not None:
+                response.close()
+            error = translate_error(exc, str(request.url), in_body=False)
+            if attempt >= options.retry.max_retries or not _retryable(error):
+                if error is exc:
+                    raise
+                raise error from exc
+            await asyncio.sleep(options.retry.delay(attempt, _headers_of(error)))
+            attempt += 1
+            continue
+        break
+    try:
+        yield ResponseStream(response, first_chunk)
+    finally:
+        if response.content.at_eof():
+            response.release()
+        else:
+            # Mid-body: the connection cannot be reused, drop it.
+            response.close()
+
+
+def _retryable(error: errors.AcytooError) -> bool:
+    if isinstance(error, errors.APIStatusError):
+        return is_retryable_status(error.status)
+    if isinstance(error, errors.ProxyError):
+        return False
+    return isinstance(
+        error, (errors.ConnectError, errors.TimeoutError, errors.IncompleteResponseError)
+    )
+
+
+def _headers_of(error: errors.AcytooError) -> Mapping[str, str] | None:
+    return error.headers if isinstance(error, errors.APIStatusError) else None
+
+
+def translate_error(exc: BaseException, url: str, *, in_body: bool) -> errors.AcytooError:
+    """The acytoo error for a lower-level one; most specific cases first."""
+    if isinstance(exc, errors.AcytooError):
+        return exc
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return errors.ProxyError(
+            f"proxy refused the connection: {exc.status} {exc.message}", url=url
+        )
+    if isinstance(exc, ProxyTimeoutError):
+        return errors.ConnectTimeout(f"proxy did not answer in time: {exc}", url=url)
+    if isinstance(exc, (aiohttp.ClientProxyConnectionError, *_SOCKS_ERRORS)):
+        return errors.ProxyError(f"proxy failed: {exc}", url=url)
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return errors.ConnectTimeout(f"could not connect to {url} in time", url=url)
+    if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
+        return errors.ReadTimeout(f"{url} sent nothing within the read time limit", url=url)
+    if isinstance(exc, aiohttp.ClientPayloadError) or (
+        in_body and isinstance(exc, aiohttp.ClientConnectionError)
+    ):
+        return errors.IncompleteResponseError(
+            f"the response from {url} ended before it was complete: {exc}", url=url
+        )
+    if isinstance(exc, aiohttp.InvalidURL):
+        return errors.InvalidRequestError(f"invalid URL: {exc}")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return errors.ConnectError(f"cannot connect to {url}: {exc.os_error}", url=url)
+    if isinstance(exc, aiohttp.ClientConnectionError):
+        return errors.ConnectError(
+            f"connection to {url} failed: {exc or type(exc).__name__}", url=url
+        )
+    return errors.TransportError(f"request to {url} failed: {exc}", url=url)
+
+
+async def status_error(response: aiohttp.ClientResponse) -> errors.APIStatusError:
+    """The error for a non-2xx ``response``, carrying its status and body excerpt."""
+    try:
+        raw = await _read_prefix(response, _ERROR_BODY_LIMIT)
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        raw = b""
+    decoder = TextDecoder(response.charset)
+    excerpt = decoder.decode(raw[:ERROR_BODY_EXCERPT]) + decoder.flush()
+    body = TextDecoder(response.charset).decode(raw)
+    detail = error_detail(body) or response.reason or "error"
+    message = f"{detail} (HTTP {response.status} from {response.url})"
+    if excerpt:
+        message += f"; body: {excerpt}"
+    cls = errors.status_error_class(response.status)
+    return cls(
+        message,
+        status=response.status,
+        body=excerpt,
+        url=str(response.url),
+        headers=response.headers,
+        request_info=response.request_info,
+    )
+
+
+def error_detail(body: str) -> str | None:
+    """The service's own explanation from an error body: ``msg`` or ``error.message``."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    msg = parsed.get("msg")
+    if isinstance(msg, str) and msg:
+        return msg
+    error = parsed.get("error")
+    if isinstance(error, dict):
+        message = error.get("message")
+        if isinstance(message, str) and message:
+            return message
+    if isinstance(error, str) and error:
+        return error
+    return None
+
+
+async def _read_prefix(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await response.content.read(limit - size)
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)

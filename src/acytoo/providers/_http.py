@@ -1,0 +1,68 @@
+"""What the HTTP providers share: option parsing and URL checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from yarl import URL
+
+from .._transport import DEFAULT_MAX_RETRIES, RetryPolicy, Timeout, TransportOptions
+from ..errors import InvalidRequestError
+
+__all__ = ["TRANSPORT_OPTION_NAMES", "check_options", "parse_base_url", "transport_options"]
+
+TRANSPORT_OPTION_NAMES = frozenset({"timeout", "max_retries", "retry_policy", "session"})
+
+
+def transport_options(proxy: str | None, options: dict[str, Any]) -> TransportOptions:
+    """Build :class:`TransportOptions` from a call's keyword arguments."""
+    retry = options.get("retry_policy")
+    if retry is None:
+        retry = RetryPolicy(max_retries=options.get("max_retries", DEFAULT_MAX_RETRIES))
+    elif not isinstance(retry, RetryPolicy):
+        raise InvalidRequestError("retry_policy must be an acytoo.RetryPolicy")
+    elif "max_retries" in options:
+        retry = RetryPolicy(
+            max_retries=options["max_retries"],
+            initial_delay=retry.initial_delay,
+            max_delay=retry.max_delay,
+            max_retry_after=retry.max_retry_after,
+        )
+    return TransportOptions(
+        proxy=proxy,
+        timeout=Timeout.coerce(options.get("timeout")),
+        retry=retry,
+        session=options.get("session"),
+    )
+
+
+def check_options(provider: str, options: dict[str, Any], accepted: Iterable[str]) -> None:
+    """Reject keyword arguments the provider does not understand."""
+    known = set(accepted) | TRANSPORT_OPTION_NAMES
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise InvalidRequestError(
+            f"{provider} got unexpected option(s) {', '.join(unknown)}; "
+            f"accepted: {', '.join(sorted(known))}"
+        )
+
+
+def parse_base_url(value: object, what: str = "url") -> URL:
+    """An absolute http(s) URL, or :class:`InvalidRequestError`."""
+    if not isinstance(value, str) or not value:
+        raise InvalidRequestError(f"{what} must be a non-empty string")
+    try:
+        url = URL(value)
+    except ValueError as exc:
+        raise InvalidRequestError(f"invalid {what} {value!r}: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise InvalidRequestError(
+            f"{what} must be an absolute http:// or https:// URL, got {value!r}"
+        )
+    return url
+
+
+def join_path(base: URL, path: str) -> URL:
+    """``base`` with ``path`` appended to its path (keeps a base path such as ``/v1``)."""
+    return base.with_path(base.path.rstrip("/") + "/" + path.lstrip("/"), keep_query=False)

@@ -1,0 +1,96 @@
+"""The Acytoo provider, as the spec describes it."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar
+
+from yarl import URL
+
+from .._transport import HTTPRequest, open_stream
+from ..errors import InvalidRequestError
+from ..typing import AsyncResult, Messages
+from ._http import check_options, join_path, parse_base_url, transport_options
+from .base import AsyncGeneratorProvider, validate_messages, validate_temperature
+
+__all__ = ["Acytoo"]
+
+DEFAULT_URL = "https://chat.acytoo.com"
+DEFAULT_MODEL = "gpt-3.5-turbo"
+URL_ENVIRONMENT_VARIABLE = "ACYTOO_URL"
+_PAYLOAD_OPTIONS = ("key", "password", "model")
+
+
+def _create_header() -> dict[str, str]:
+    """The request headers the Acytoo service expects."""
+    return {"accept": "*/*", "content-type": "application/json"}
+
+
+def _create_payload(messages: Messages, temperature: float = 0.5, **kwargs: Any) -> dict[str, Any]:
+    """The request body: ``{key, model, messages, temperature, password}``, in that order.
+
+    ``key``, ``password`` and ``model`` may be given as keyword arguments;
+    other keyword arguments are ignored.
+    """
+    return {
+        "key": kwargs.get("key") or "",
+        "model": kwargs.get("model") or DEFAULT_MODEL,
+        "messages": messages,
+        "temperature": temperature,
+        "password": kwargs.get("password") or "",
+    }
+
+
+class Acytoo(AsyncGeneratorProvider):
+    """Streams answers from an Acytoo-protocol service (``POST {url}/api/completions``).
+
+    Options (keyword arguments): ``url`` (base URL; also the ``ACYTOO_URL``
+    environment variable), ``key`` (your own upstream API key), ``password``
+    (for a password-protected server), ``temperature`` (0-2, default 0.5),
+    ``timeout`` (seconds or :class:`~acytoo.Timeout`), ``max_retries``,
+    ``retry_policy`` and ``session`` (an ``aiohttp.ClientSession`` to use
+    instead of the shared pool).
+    """
+
+    url: ClassVar[str | None] = DEFAULT_URL
+    working: ClassVar[bool] = True
+    supports_message_history: ClassVar[bool] = True
+    supports_gpt_35_turbo: ClassVar[bool] = True
+    default_model: ClassVar[str] = DEFAULT_MODEL
+
+    _create_header = staticmethod(_create_header)
+    _create_payload = staticmethod(_create_payload)
+
+    @classmethod
+    async def create_async_generator(
+        cls, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
+    ) -> AsyncResult:
+        """POST the conversation and yield the answer as it streams back."""
+        options = cls.options(kwargs)
+        check_options(cls.__name__, options, ("url", "temperature", *_PAYLOAD_OPTIONS))
+        validate_messages(messages)
+        temperature = validate_temperature(options.pop("temperature", 0.5))
+        for name in _PAYLOAD_OPTIONS:
+            if not isinstance(options.get(name, ""), str):
+                raise InvalidRequestError(f"{name} must be a string")
+        if model is not None and not isinstance(model, str):
+            raise InvalidRequestError(f"model must be a string, not {type(model).__name__}")
+        if model:
+            options["model"] = model
+        request = HTTPRequest(
+            url=join_path(cls.base_url(options.get("url")), "/api/completions"),
+            headers=cls._create_header(),
+            body=cls._create_payload(messages, temperature, **options),
+        )
+        async with open_stream(request, transport_options(proxy, options)) as response:
+            async for text in response.iter_text():
+                yield text
+
+    @classmethod
+    def base_url(cls, override: str | None = None) -> URL:
+        """The service's base URL: ``override``, a subclass's ``url``, ``ACYTOO_URL``, the default."""
+        if override is not None:
+            return parse_base_url(override)
+        if cls.url != DEFAULT_URL and cls.url:
+            return parse_base_url(cls.url)
+        return parse_base_url(os.environ.get(URL_ENVIRONMENT_VARIABLE) or DEFAULT_URL, "ACYTOO_URL")
