@@ -57,6 +57,7 @@ class Acytoo(AsyncGeneratorProvider):
     supports_message_history: ClassVar[bool] = True
     supports_gpt_35_turbo: ClassVar[bool] = True
     default_model: ClassVar[str] = DEFAULT_MODEL
+    models: ClassVar[tuple[str, ...]] = (DEFAULT_MODEL,)
 
     _create_header = staticmethod(_create_header)
     _create_payload = staticmethod(_create_payload)

@@ -35,6 +35,8 @@ class ProviderType(Protocol):
         self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
     ) -> AsyncResult: ...
 
+    async def list_models(self, proxy: str | None = None, **kwargs: Any) -> list[str]: ...
+
 
 class AsyncGeneratorProvider(abc.ABC):
     """Base of every provider: write ``create_async_generator``, get the rest.
@@ -51,6 +53,8 @@ class AsyncGeneratorProvider(abc.ABC):
     supports_gpt_35_turbo: ClassVar[bool] = False
     supports_gpt_4: ClassVar[bool] = False
     default_model: ClassVar[str] = ""
+    models: ClassVar[tuple[str, ...]] = ()
+    """Model ids known to work; :meth:`list_models` may ask the service instead."""
     default_options: ClassVar[Mapping[str, Any]] = {}
     """Keyword arguments applied to every call; see :meth:`configure`."""
 
@@ -86,6 +90,11 @@ class AsyncGeneratorProvider(abc.ABC):
                 cls.create_async_generator(model, messages, proxy, **kwargs)
             )
         return iter([run_in_background(cls.create_async(model, messages, proxy, **kwargs))])
+
+    @classmethod
+    async def list_models(cls, proxy: str | None = None, **kwargs: Any) -> list[str]:
+        """The model ids this provider offers."""
+        return list(cls.models or ((cls.default_model,) if cls.default_model else ()))
 
     @classmethod
     def configure(cls, name: str | None = None, **options: Any) -> type[AsyncGeneratorProvider]:
