@@ -142,7 +142,7 @@ async def open_stream(
                 response.close()
             error = translate_error(exc, str(request.url), in_body=False)
             if attempt >= options.retry.max_retries or not _retryable(error):
-                if error is exc:
+                if isinstance(exc, errors.AcytooError):
                     raise
                 raise error from exc
             await asyncio.sleep(options.retry.delay(attempt, _headers_of(error)))
