@@ -6,31 +6,70 @@
 ...     print(text, end="")
 """
 
-from ._transport import RetryPolicy, Timeout, aclose_sessions
-from .errors import (
-    AcytooError,
-    AllProvidersFailedError,
-    APIStatusError,
-    AuthenticationError,
-    BadRequestError,
-    ConnectError,
-    ConnectTimeout,
-    IncompleteResponseError,
-    InternalServerError,
-    InvalidRequestError,
-    NotFoundError,
-    PermissionDeniedError,
-    ProxyError,
-    RateLimitError,
-    ReadTimeout,
-    RequestTooLargeError,
-    StreamError,
-    TimeoutError,
-    TransportError,
-    UnprocessableEntityError,
-)
-from .providers import Acytoo, AsyncGeneratorProvider, ProviderType, provider_name
-from .typing import AsyncResult, CreateResult, Message, Messages
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_getattr
+
+if TYPE_CHECKING:
+    from ._transport import RetryPolicy, Timeout, aclose_sessions
+    from .errors import (
+        AcytooError,
+        AllProvidersFailedError,
+        APIStatusError,
+        AuthenticationError,
+        BadRequestError,
+        ConnectError,
+        ConnectTimeout,
+        IncompleteResponseError,
+        InternalServerError,
+        InvalidRequestError,
+        NotFoundError,
+        PermissionDeniedError,
+        ProxyError,
+        RateLimitError,
+        ReadTimeout,
+        RequestTooLargeError,
+        StreamError,
+        TimeoutError,
+        TransportError,
+        UnprocessableEntityError,
+    )
+    from .providers import Acytoo, AsyncGeneratorProvider, ProviderType, provider_name
+    from .typing import AsyncResult, CreateResult, Message, Messages
+
+_LOCATIONS = {
+    "aclose_sessions": "._transport",
+    "Acytoo": ".providers",
+    "AcytooError": "._base_errors",
+    "AllProvidersFailedError": "._base_errors",
+    "APIStatusError": ".errors",
+    "AsyncGeneratorProvider": ".providers",
+    "AsyncResult": ".typing",
+    "AuthenticationError": ".errors",
+    "BadRequestError": ".errors",
+    "ConnectError": ".errors",
+    "ConnectTimeout": ".errors",
+    "CreateResult": ".typing",
+    "IncompleteResponseError": ".errors",
+    "InternalServerError": ".errors",
+    "InvalidRequestError": "._base_errors",
+    "Message": ".typing",
+    "Messages": ".typing",
+    "NotFoundError": ".errors",
+    "PermissionDeniedError": ".errors",
+    "provider_name": ".providers",
+    "ProviderType": ".providers",
+    "ProxyError": ".errors",
+    "RateLimitError": ".errors",
+    "ReadTimeout": ".errors",
+    "RequestTooLargeError": ".errors",
+    "RetryPolicy": "._transport",
+    "StreamError": "._base_errors",
+    "Timeout": "._transport",
+    "TimeoutError": ".errors",
+    "TransportError": ".errors",
+    "UnprocessableEntityError": ".errors",
+}
 
 __version__ = "0.1.0"
 
@@ -68,3 +107,5 @@ __all__ = [
     "aclose_sessions",
     "provider_name",
 ]
+
+__getattr__ = lazy_getattr(__name__, _LOCATIONS)

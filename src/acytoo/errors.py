@@ -35,11 +35,17 @@ body is JSON with ``msg`` (the Acytoo server's shape) or ``error.message``
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
+
+from ._base_errors import (
+    AcytooError,
+    AllProvidersFailedError,
+    InvalidRequestError,
+    StreamError,
+)
 
 __all__ = [
     "APIStatusError",
@@ -63,14 +69,6 @@ __all__ = [
     "TransportError",
     "UnprocessableEntityError",
 ]
-
-
-class AcytooError(Exception):
-    """Base class of every error acytoo raises."""
-
-
-class InvalidRequestError(AcytooError, ValueError):
-    """The call's arguments are invalid; nothing was sent."""
 
 
 class TransportError(AcytooError, aiohttp.ClientError):
@@ -187,24 +185,3 @@ def status_error_class(status: int) -> type[APIStatusError]:
     if status >= 500:
         return InternalServerError
     return _STATUS_ERRORS.get(status, APIStatusError)
-
-
-class StreamError(AcytooError):
-    """The service reported an error after the answer had started."""
-
-    def __init__(self, message: str, *, body: object = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.body = body
-
-
-class AllProvidersFailedError(AcytooError):
-    """Every provider of a :class:`~acytoo.RetryProvider` failed.
-
-    ``errors`` pairs each provider's name with the exception it raised.
-    """
-
-    def __init__(self, errors: Sequence[tuple[str, BaseException]]) -> None:
-        self.errors = list(errors)
-        lines = "; ".join(f"{name}: {type(exc).__name__}: {exc}" for name, exc in self.errors)
-        super().__init__(f"all providers failed ({lines})")

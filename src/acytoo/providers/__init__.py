@@ -1,6 +1,25 @@
-"""Providers: every backend behind the same contract."""
+"""Providers: every backend behind the same contract.
 
-from .acytoo import Acytoo
-from .base import AsyncGeneratorProvider, ProviderType, provider_name
+Each provider is imported on first use, so using only the offline ``Local``
+provider never imports aiohttp. To add a provider, add its names to
+``_LOCATIONS`` and to the ``TYPE_CHECKING`` block.
+"""
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_getattr
+
+if TYPE_CHECKING:
+    from .acytoo import Acytoo
+    from .base import AsyncGeneratorProvider, ProviderType, provider_name
+
+_LOCATIONS = {
+    "Acytoo": ".acytoo",
+    "AsyncGeneratorProvider": ".base",
+    "ProviderType": ".base",
+    "provider_name": ".base",
+}
 
 __all__ = ["Acytoo", "AsyncGeneratorProvider", "ProviderType", "provider_name"]
+
+__getattr__ = lazy_getattr(__name__, _LOCATIONS)

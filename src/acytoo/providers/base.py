@@ -7,8 +7,8 @@ import math
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from .._base_errors import InvalidRequestError
 from .._sync import iterate_in_background, run_in_background
-from ..errors import InvalidRequestError
 from ..typing import AsyncResult, CreateResult, Messages
 
 __all__ = [
