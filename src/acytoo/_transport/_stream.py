@@ -137,6 +137,10 @@ async def open_stream(
             if not 200 <= response.status < 300:
                 raise await status_error(response)
             first_chunk = await response.content.readany()
+        except asyncio.CancelledError:
+            if response is not None:
+                response.close()
+            raise
         except (aiohttp.ClientError, asyncio.TimeoutError, *_SOCKS_ERRORS) as exc:
             if response is not None:
                 response.close()
