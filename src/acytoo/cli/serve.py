@@ -1,0 +1,203 @@
+"""``acytoo serve``: run the server.
+
+Only click is imported here; aiohttp and the server load when the command runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import click
+
+__all__ = ["serve"]
+
+_SIZE = re.compile(r"^\s*(\d+)\s*(b|k|kb|kib|m|mb|mib)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024}
+_SIZE_UNITS.update({"m": 1024 * 1024, "mb": 1000 * 1000, "mib": 1024 * 1024})
+
+
+def _parse_size(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    match = _SIZE.match(value)
+    if match is None or int(match[1]) < 1:
+        raise click.BadParameter(f"{value!r} is not a size such as 1048576, 512KiB or 1MiB")
+    return int(match[1]) * _SIZE_UNITS[(match[2] or "").lower()]
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port (0: any free port).",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "openai", "acytoo"]),
+    default="local",
+    show_default=True,
+    envvar="ACYTOO_SERVER_BACKEND",
+    help="local: the offline documentation assistant; openai: an OpenAI-compatible API "
+    "(OpenAI, Ollama, vLLM, llama.cpp); acytoo: another Acytoo server.",
+)
+@click.option(
+    "--upstream-url",
+    multiple=True,
+    envvar="ACYTOO_UPSTREAM_URL",
+    help="Base URL of the upstream (e.g. http://127.0.0.1:11434/v1). Repeat for failover: "
+    "a failure before the first text moves on to the next. [env: ACYTOO_UPSTREAM_URL, "
+    "space-separated]",
+)
+@click.option(
+    "--upstream-key",
+    multiple=True,
+    envvar="ACYTOO_UPSTREAM_KEY",
+    help="The server's own upstream API key; repeat to rotate among several. Prefer the "
+    "environment variable: the command line is visible to other users. "
+    "[env: ACYTOO_UPSTREAM_KEY, space-separated]",
+)
+@click.option(
+    "--key-selection",
+    type=click.Choice(["round-robin", "random"]),
+    default="round-robin",
+    show_default=True,
+    help="How to choose among several upstream keys.",
+)
+@click.option(
+    "--shuffle/--no-shuffle",
+    default=False,
+    help="Try failover upstreams in random order instead of as given.",
+)
+@click.option(
+    "--model-default",
+    envvar="ACYTOO_SERVER_MODEL",
+    help="Model for requests that name none (default: gpt-3.5-turbo; the local backend "
+    "always answers as acytoo-docs-offline).",
+)
+@click.option(
+    "--allow-model",
+    multiple=True,
+    help="Accept only these models (repeatable); others get 400 'Not supported model X'.",
+)
+@click.option(
+    "--password",
+    envvar="ACYTOO_SERVER_PASSWORD",
+    help="Require this password (the request's 'password' field; also accepted as a /v1 "
+    "Bearer key). [env: ACYTOO_SERVER_PASSWORD]",
+)
+@click.option(
+    "--api-key",
+    multiple=True,
+    envvar="ACYTOO_SERVER_API_KEY",
+    help="Require one of these keys as 'Authorization: Bearer' on /v1 (also accepted as "
+    "the password of /api/completions); repeatable. [env: ACYTOO_SERVER_API_KEY, "
+    "space-separated]",
+)
+@click.option(
+    "--allow-client-keys/--no-client-keys",
+    default=True,
+    show_default=True,
+    help="Use a request's own non-empty 'key' upstream instead of the server's keys.",
+)
+@click.option(
+    "--max-body",
+    default="1MiB",
+    show_default=True,
+    callback=_parse_size,
+    help="Largest request body (bytes, or with KiB/MiB); larger ones get 413.",
+)
+@click.option(
+    "--max-messages",
+    default=4096,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Most messages in one request; more get 400.",
+)
+@click.option(
+    "--rate-limit",
+    metavar="RATE",
+    help="Per-client limit such as '10/s', '600/min,burst=20' (off by default); "
+    "over it: 429 with Retry-After.",
+)
+@click.option(
+    "--grace-period",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds to let answers in flight finish after SIGTERM.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="info",
+    show_default=True,
+    help="Logging level (access log lines are info).",
+)
+@click.option("--no-access-log", is_flag=True, help="Do not log one line per request.")
+def serve(
+    host: str,
+    port: int,
+    backend: str,
+    upstream_url: tuple[str, ...],
+    upstream_key: tuple[str, ...],
+    key_selection: str,
+    shuffle: bool,
+    model_default: str | None,
+    allow_model: tuple[str, ...],
+    password: str | None,
+    api_key: tuple[str, ...],
+    allow_client_keys: bool,
+    max_body: int,
+    max_messages: int,
+    rate_limit: str | None,
+    grace_period: float,
+    log_level: str,
+    no_access_log: bool,
+) -> None:
+    """Serve the Acytoo protocol and an OpenAI-compatible API.
+
+    Endpoints: POST /api/completions (Acytoo protocol), POST /v1/chat/completions
+    and GET /v1/models (OpenAI), GET /healthz, GET /openapi.json.
+
+    With no backend configured it serves the offline documentation assistant.
+    To front Ollama: acytoo serve --backend openai --upstream-url
+    http://127.0.0.1:11434/v1. Stops on SIGTERM or Ctrl-C after letting answers
+    in flight finish (--grace-period).
+    """
+    from .._base_errors import InvalidRequestError
+    from ..server import ServerConfig, build_backend, parse_rate_limit, run
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        limit = parse_rate_limit(rate_limit) if rate_limit else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--rate-limit") from None
+    try:
+        config = ServerConfig(
+            host=host,
+            port=port,
+            backend=build_backend(backend, upstream_url, shuffle=shuffle),
+            upstream_keys=upstream_key,
+            key_selection="random" if key_selection == "random" else "round-robin",
+            allow_client_keys=allow_client_keys,
+            default_model=model_default or None,
+            allowed_models=allow_model,
+            password=password or None,
+            api_keys=tuple(key for key in api_key if key),
+            max_body=max_body,
+            max_messages=max_messages,
+            rate_limit=limit,
+            grace_period=grace_period,
+            access_log=not no_access_log,
+        )
+    except InvalidRequestError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        run(config)
+    except OSError as exc:
+        # Most often: the port is taken.
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None

@@ -1,0 +1,139 @@
+"""The aiohttp application: routes, error and rate-limit middlewares, access log."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from importlib import resources
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.typedefs import Middleware
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
+
+from .. import __version__
+from .acytoo_protocol import handle_completions
+from .backends import Backend, build_backend
+from .config import ServerConfig
+from .errors import RequestError, error_response
+from .openai_protocol import handle_chat_completions, handle_models
+from .ratelimit import RateLimiter
+from .service import Service
+from .state import SERVICE
+
+__all__ = ["AccessLogger", "create_app", "openapi_document"]
+
+logger = logging.getLogger("acytoo.server")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_UNLIMITED_PATHS = frozenset({"/healthz"})
+
+
+def openapi_document() -> bytes:
+    """The OpenAPI description of every endpoint (package data)."""
+    return resources.files(__package__).joinpath("openapi.json").read_bytes()
+
+
+def create_app(
+    config: ServerConfig | None = None, backend: Backend | None = None
+) -> web.Application:
+    """The server as an ``aiohttp.web.Application``.
+
+    ``backend`` overrides ``config.backend``; with neither, the offline
+    assistant answers.
+    """
+    config = config or ServerConfig()
+    service = Service(config, backend or config.backend or build_backend("local"))
+    middlewares: list[Middleware] = [_errors_as_json]
+    if config.rate_limit is not None:
+        middlewares.append(_rate_limiting(RateLimiter(config.rate_limit)))
+    # The handlers read the body themselves, enforcing config.max_body as they go.
+    app = web.Application(middlewares=middlewares, client_max_size=config.max_body)
+    app[SERVICE] = service
+    spec = openapi_document()
+
+    async def openapi(request: web.Request) -> web.Response:
+        return web.Response(body=spec, content_type="application/json")
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"status": "ok", "backend": service.backend.name, "version": __version__}
+        )
+
+    app.router.add_post("/api/completions", handle_completions)
+    app.router.add_post("/v1/chat/completions", handle_chat_completions)
+    app.router.add_get("/v1/models", handle_models)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/openapi.json", openapi)
+    return app
+
+
+def _openai_shaped(request: web.Request) -> bool:
+    return request.path.startswith("/v1/")
+
+
+@web.middleware
+async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error answer is JSON: ours, aiohttp's (404, 405, 413) and unexpected ones."""
+    try:
+        return await handler(request)
+    except RequestError as exc:
+        return error_response(exc, with_msg=not _openai_shaped(request))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {
+            name: value
+            for name, value in exc.headers.items()
+            if name.lower() not in ("content-type", "content-length")
+        }
+        message = exc.reason if exc.status != 405 else f"method {request.method} not allowed"
+        mapped = RequestError(exc.status, message, headers=headers)
+        return error_response(mapped, with_msg=not _openai_shaped(request))
+    except Exception:
+        # A bug of ours: log it, and still answer in the protocol's shape.
+        logger.exception("unexpected error handling %s %s", request.method, request.path)
+        internal = RequestError(500, "internal server error", type="server_error")
+        return error_response(internal, with_msg=not _openai_shaped(request))
+
+
+def _rate_limiting(limiter: RateLimiter) -> Middleware:
+    @web.middleware
+    async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in _UNLIMITED_PATHS:
+            return await handler(request)
+        wait = limiter.acquire(request.remote or "")
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            raise RequestError(
+                429,
+                f"rate limit exceeded; retry in {seconds} s",
+                type="rate_limit_error",
+                code="rate_limit_exceeded",
+                headers={"Retry-After": str(seconds)},
+            )
+        return await handler(request)
+
+    return rate_limit
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One line per request: client, method, path, status, bytes, duration.
+
+    No query string, headers or bodies, so no message contents or secrets.
+    """
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        path = request.path if len(request.path) <= 200 else request.path[:200] + "..."
+        self.logger.info(
+            '%s "%s %s" %d %d %.1fms',
+            request.remote or "-",
+            request.method,
+            path,
+            response.status,
+            response.body_length,
+            time * 1000,
+        )

@@ -1,0 +1,101 @@
+"""What the server serves: a provider, and how to call it.
+
+The protocol handlers only ever see a :class:`Backend`: a provider behind
+the common contract plus the few facts needed to call it (which keyword
+carries an upstream API key, which model to use by default). Building one
+from command-line settings happens here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .._base_errors import InvalidRequestError
+from ..providers.base import ProviderType, provider_name
+
+__all__ = ["BACKEND_KINDS", "LOCAL_MODEL", "Backend", "build_backend"]
+
+BACKEND_KINDS = ("local", "openai", "acytoo")
+LOCAL_MODEL = "acytoo-docs-offline"
+DEFAULT_MODEL = "gpt-3.5-turbo"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A provider and how the server calls it.
+
+    ``key_option`` names the keyword argument that carries an upstream API
+    key (``None``: the provider takes none, client keys are ignored).
+    ``fixed_model``, when set, serves every request whatever model it names
+    (the offline assistant has one model; a client asking for
+    ``gpt-3.5-turbo`` still gets an answer, labelled with the real model id).
+    """
+
+    provider: ProviderType
+    default_model: str = DEFAULT_MODEL
+    fixed_model: str | None = None
+    key_option: str | None = None
+    forwards_temperature: bool = True
+
+    @property
+    def name(self) -> str:
+        return provider_name(self.provider)
+
+    def call_options(self, key: str | None, temperature: float | None) -> dict[str, Any]:
+        """Keyword arguments for one call of the provider."""
+        options: dict[str, Any] = {}
+        if key and self.key_option is not None:
+            options[self.key_option] = key
+        if temperature is not None and self.forwards_temperature:
+            options["temperature"] = temperature
+        return options
+
+
+def build_backend(
+    kind: str = "local",
+    urls: Sequence[str] = (),
+    *,
+    shuffle: bool = False,
+    max_retries: int | None = None,
+) -> Backend:
+    """The backend for ``acytoo serve --backend KIND --upstream-url URL...``.
+
+    Several URLs become a failover list (:class:`~acytoo.RetryProvider`):
+    a failure before the first chunk moves on to the next upstream.
+    """
+    if kind == "local":
+        if urls:
+            raise InvalidRequestError("the local backend takes no --upstream-url")
+        local = _provider_class("local", "Local")
+        return Backend(
+            local, default_model=LOCAL_MODEL, fixed_model=LOCAL_MODEL, forwards_temperature=False
+        )
+    if kind not in BACKEND_KINDS:
+        raise InvalidRequestError(
+            f"unknown backend {kind!r}; choose one of {', '.join(BACKEND_KINDS)}"
+        )
+    if not urls:
+        raise InvalidRequestError(f"the {kind} backend needs --upstream-url")
+    extra: dict[str, Any] = {} if max_retries is None else {"max_retries": max_retries}
+    providers: list[Any] = []
+    for index, url in enumerate(urls):
+        name = f"{kind}[{index}]" if len(urls) > 1 else kind
+        if kind == "openai":
+            cls = _provider_class("openai_compatible", "OpenAICompatible")
+            providers.append(cls.configure(name, base_url=url, **extra))
+        else:
+            cls = _provider_class("acytoo", "Acytoo")
+            providers.append(cls.configure(name, url=url, **extra))
+    provider: ProviderType = providers[0]
+    if len(providers) > 1:
+        retry = _provider_class("retry", "RetryProvider")
+        provider = retry(providers, shuffle=shuffle)
+    return Backend(provider, key_option="api_key" if kind == "openai" else "key")
+
+
+def _provider_class(module: str, name: str) -> Any:
+    # Imported on demand: the local backend must not import aiohttp's client side.
+    return getattr(importlib.import_module(f"acytoo.providers.{module}"), name)

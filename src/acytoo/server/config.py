@@ -1,0 +1,64 @@
+"""The server's settings, in one immutable value."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .._base_errors import InvalidRequestError
+from .backends import Backend
+from .ratelimit import RateLimit
+from .validation import DEFAULT_MAX_BODY, DEFAULT_MAX_MESSAGES
+
+__all__ = ["ServerConfig"]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything ``acytoo serve`` can be told. Secrets are left out of ``repr``.
+
+    ``backend`` defaults to the offline assistant. ``upstream_keys`` are the
+    server's own upstream API keys, used in turn (``key_selection``) when a
+    request brings none; ``allow_client_keys`` lets a request's own ``key``
+    replace them for that request. ``password`` and ``api_keys`` are access
+    secrets: when any is set, ``/api/completions`` wants one of them in its
+    ``password`` field and ``/v1`` wants one as ``Authorization: Bearer``.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    backend: Backend | None = None
+    upstream_keys: tuple[str, ...] = field(default=(), repr=False)
+    key_selection: Literal["round-robin", "random"] = "round-robin"
+    allow_client_keys: bool = True
+    default_model: str | None = None
+    allowed_models: tuple[str, ...] = ()
+    password: str | None = field(default=None, repr=False)
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    max_body: int = DEFAULT_MAX_BODY
+    max_messages: int = DEFAULT_MAX_MESSAGES
+    rate_limit: RateLimit | None = None
+    grace_period: float = 10.0
+    access_log: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise InvalidRequestError(f"port must be 0-65535, not {self.port}")
+        if self.max_body < 1:
+            raise InvalidRequestError("max_body must be at least 1 byte")
+        if self.max_messages < 1:
+            raise InvalidRequestError("max_messages must be at least 1")
+        if not (math.isfinite(self.grace_period) and self.grace_period >= 0):
+            raise InvalidRequestError("grace_period must be a number of seconds >= 0")
+        if self.key_selection not in ("round-robin", "random"):
+            raise InvalidRequestError("key_selection must be 'round-robin' or 'random'")
+        if any(not key for key in self.upstream_keys):
+            raise InvalidRequestError("upstream keys must not be empty")
+        if any(not key for key in self.api_keys) or self.password == "":
+            raise InvalidRequestError("access secrets must not be empty")
+
+    @property
+    def access_secrets(self) -> tuple[str, ...]:
+        """The password and API keys: any of them opens either endpoint."""
+        return ((self.password,) if self.password else ()) + self.api_keys

@@ -1,0 +1,100 @@
+"""Running the server: on a port inside a program, or as a process until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from .._transport import aclose_sessions
+from .app import AccessLogger, create_app
+from .backends import Backend
+from .config import ServerConfig
+
+__all__ = ["RunningServer", "run", "serve"]
+
+logger = logging.getLogger("acytoo.server")
+access_logger = logging.getLogger("acytoo.server.access")
+
+# Room for many clients connecting at once (the kernel caps it at somaxconn).
+_BACKLOG = 1024
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    """A started server: where it listens and its application."""
+
+    host: str
+    port: int
+    app: web.Application
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` (IPv6 hosts in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+@asynccontextmanager
+async def serve(
+    config: ServerConfig | None = None, backend: Backend | None = None
+) -> AsyncIterator[RunningServer]:
+    """Listen on ``config.host``/``config.port`` (0 picks a free port) until the block ends.
+
+    Leaving the block stops accepting connections, lets requests in flight
+    finish for up to ``config.grace_period`` seconds, then cancels them (which
+    cancels their upstream requests).
+    """
+    config = config or ServerConfig()
+    app = create_app(config, backend)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        # A client that disconnects cancels its handler, and so its upstream request.
+        handler_cancellation=True,
+        access_log_class=AccessLogger,
+        access_log=access_logger if config.access_log else None,
+        shutdown_timeout=config.grace_period,
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, config.host, config.port, backlog=_BACKLOG)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        yield RunningServer(host=str(host), port=int(port), app=app)
+    finally:
+        await runner.cleanup()
+
+
+def run(config: ServerConfig | None = None, backend: Backend | None = None) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully.
+
+    Prints ``listening on http://host:port`` to stderr once ready.
+    """
+    asyncio.run(_serve_until_stopped(config or ServerConfig(), backend))
+
+
+async def _serve_until_stopped(config: ServerConfig, backend: Backend | None) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for signum in signals:
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with serve(config, backend) as server:
+            print(f"listening on {server.url}", file=sys.stderr, flush=True)
+            await stop.wait()
+            logger.info(
+                "shutting down: finishing requests in flight (up to %g s)", config.grace_period
+            )
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+        await aclose_sessions()
+    logger.info("stopped")

@@ -1,0 +1,112 @@
+"""What both protocols share: access checks, model and key choice, starting an answer."""
+
+from __future__ import annotations
+
+import hmac
+import itertools
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .backends import Backend
+from .config import ServerConfig
+from .errors import RequestError, log_failure, provider_failure
+from .streaming import ChunkPump
+from .validation import CompletionRequest
+
+__all__ = ["Answer", "Service"]
+
+
+@dataclass
+class Answer:
+    """A started answer: its first text has arrived (``None``: the answer is empty)."""
+
+    model: str
+    first: str | None
+    pump: ChunkPump
+
+
+class Service:
+    """The server's state: configuration, backend and the upstream-key rotation."""
+
+    def __init__(self, config: ServerConfig, backend: Backend) -> None:
+        self.config = config
+        self.backend = backend
+        self._secrets = [secret.encode() for secret in config.access_secrets]
+        self._allowed = frozenset(config.allowed_models)
+        self._keys: Iterator[str] | None = (
+            itertools.cycle(config.upstream_keys) if config.upstream_keys else None
+        )
+
+    @property
+    def protected(self) -> bool:
+        """Whether requests need an access secret."""
+        return bool(self._secrets)
+
+    def check_secret(self, given: str | None) -> bool:
+        """Whether ``given`` is one of the access secrets (constant time; true when none is set)."""
+        if not self._secrets:
+            return True
+        candidate = (given or "").encode()
+        matched = False
+        for secret in self._secrets:
+            # Compare against every secret so timing does not tell which one matched.
+            matched |= hmac.compare_digest(candidate, secret)
+        return matched and bool(candidate)
+
+    def resolve_model(self, requested: str | None) -> str:
+        """The model to ask the backend for, or 400 when the allow-list refuses it."""
+        model = requested or self.config.default_model or self.backend.default_model
+        if self._allowed and model not in self._allowed:
+            raise RequestError(400, f"Not supported model {model}", param="model")
+        return self.backend.fixed_model or model
+
+    def upstream_key(self, client_key: str) -> str | None:
+        """The client's own key when allowed, else the next of the server's keys."""
+        if client_key and self.config.allow_client_keys:
+            return client_key
+        keys = self.config.upstream_keys
+        if not keys:
+            return None
+        if self.config.key_selection == "random":
+            return random.choice(keys)
+        assert self._keys is not None
+        return next(self._keys)
+
+    async def start(self, request: CompletionRequest) -> Answer:
+        """Ask the backend and wait for its first text; failures become :class:`RequestError`."""
+        model = self.resolve_model(request.model)
+        options = self.backend.call_options(self.upstream_key(request.key), request.temperature)
+        try:
+            chunks = self.backend.provider.create_async_generator(
+                model, request.messages, **options
+            )
+        except Exception as exc:
+            log_failure(exc, after_text=False)
+            raise provider_failure(exc) from exc
+        pump = ChunkPump(chunks)
+        try:
+            first = await pump.next_batch()
+        except Exception as exc:
+            await pump.aclose()
+            log_failure(exc, after_text=False)
+            raise provider_failure(exc) from exc
+        except BaseException:
+            await pump.aclose()
+            raise
+        return Answer(model, first, pump)
+
+    async def list_models(self) -> list[str]:
+        """The allow-list when there is one, else what the backend offers."""
+        if self._allowed:
+            return list(self.config.allowed_models)
+        options = self.backend.call_options(self.upstream_key(""), None)
+        try:
+            models = list(await self.backend.provider.list_models(**options))
+        except Exception as exc:
+            log_failure(exc, after_text=False)
+            raise provider_failure(exc) from exc
+        default = self.backend.fixed_model or self.config.default_model
+        if default and default not in models:
+            models.insert(0, default)
+        return models

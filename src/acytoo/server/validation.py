@@ -1,0 +1,294 @@
+"""Reading and checking request bodies: bad input becomes a 4xx, never a 500.
+
+Decisions (documented in docs/server.md):
+
+- Content-Type: ``application/json``, any ``application/*+json``,
+  ``text/plain`` (what a browser sends without a preflight) or none at all is
+  read as JSON; anything else (forms, multipart) is 415.
+- The body limit is checked against Content-Length before reading and again
+  while reading, so a chunked body cannot slip past it (413).
+- Strict JSON: strict UTF-8, no duplicate keys, no ``NaN``/``Infinity``, no
+  numbers that overflow to infinity, bounded nesting; the top level must be
+  an object.
+- ``null`` for an optional field means "not given".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from ..typing import Message
+from .errors import RequestError
+
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "DEFAULT_MAX_MESSAGES",
+    "CompletionRequest",
+    "parse_acytoo_request",
+    "parse_openai_request",
+    "read_json_body",
+]
+
+DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_MAX_MESSAGES = 4096
+ROLES = frozenset({"system", "user", "assistant"})
+# OpenAI's newer name for the system role; upstreams of other kinds know only "system".
+_OPENAI_ROLE_ALIASES = {"developer": "system"}
+_JSON_TYPES = frozenset({"application/json", "text/plain", "application/octet-stream", ""})
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    """A checked request, whichever protocol it came in by."""
+
+    messages: list[Message]
+    model: str | None = None
+    temperature: float | None = None
+    key: str = ""
+    password: str = ""
+    stream: bool = True
+    include_usage: bool = False
+
+
+async def read_json_body(request: web.Request, max_body: int) -> object:
+    """The request's JSON body, or :class:`RequestError` (400, 413 or 415)."""
+    content_type = request.content_type.lower()
+    if content_type not in _JSON_TYPES and not (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    ):
+        raise RequestError(
+            415,
+            f"unsupported Content-Type {content_type!r}; send application/json",
+            type="invalid_request_error",
+        )
+    too_large = RequestError(
+        413,
+        f"request body larger than {max_body} bytes",
+        type="request_too_large",
+        headers={"Connection": "close"},
+    )
+    length = request.content_length
+    if length is not None and length > max_body:
+        raise too_large
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.readany()
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > max_body:
+            raise too_large
+        parts.append(chunk)
+    raw = b"".join(parts)
+    if not raw.strip():
+        raise RequestError(400, "empty request body; send a JSON object")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestError(400, f"request body is not valid UTF-8 (byte {exc.start})") from None
+    return parse_json(text)
+
+
+def parse_json(text: str) -> object:
+    """Strict JSON: no duplicate keys, no NaN or infinities, bounded nesting."""
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_unique_keys,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+        )
+    except RecursionError:
+        raise RequestError(400, "JSON nested too deeply") from None
+    except _JSONValueError as exc:
+        raise RequestError(400, f"invalid JSON: {exc}") from None
+    except ValueError as exc:
+        # JSONDecodeError, and int() refusing a number with too many digits.
+        raise RequestError(400, f"invalid JSON: {exc}") from None
+
+
+class _JSONValueError(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _JSONValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> float:
+    raise _JSONValueError(f"{name} is not allowed")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _JSONValueError(f"number {text[:32]} is out of range")
+    return value
+
+
+def parse_acytoo_request(body: object, *, max_messages: int) -> CompletionRequest:
+    """Check an Acytoo-protocol body ``{key, model, messages, temperature, password}``.
+
+    Unknown top-level fields are ignored, as are extra per-message fields
+    such as ``createdAt``; only ``role`` and ``content`` go upstream.
+    """
+    fields = _object(body)
+    return CompletionRequest(
+        messages=_messages(fields.get("messages"), max_messages, openai=False),
+        model=_optional_string(fields, "model"),
+        temperature=_temperature(fields.get("temperature")),
+        key=_key(fields),
+        password=_optional_string(fields, "password") or "",
+    )
+
+
+def parse_openai_request(body: object, *, max_messages: int) -> CompletionRequest:
+    """Check a Chat Completions body; parameters acytoo cannot honour are refused."""
+    fields = _object(body)
+    stream = fields.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise RequestError(400, "stream must be a boolean", param="stream")
+    n = fields.get("n")
+    if n is not None and (isinstance(n, bool) or n != 1):
+        raise RequestError(400, "only n=1 is supported", param="n")
+    include_usage = False
+    stream_options = fields.get("stream_options")
+    if stream_options is not None:
+        if not isinstance(stream_options, Mapping):
+            raise RequestError(400, "stream_options must be an object", param="stream_options")
+        usage = stream_options.get("include_usage")
+        if usage is not None and not isinstance(usage, bool):
+            raise RequestError(
+                400, "stream_options.include_usage must be a boolean", param="stream_options"
+            )
+        include_usage = bool(usage)
+    return CompletionRequest(
+        messages=_messages(fields.get("messages"), max_messages, openai=True),
+        model=_optional_string(fields, "model"),
+        temperature=_temperature(fields.get("temperature")),
+        stream=bool(stream),
+        include_usage=include_usage,
+    )
+
+
+def _object(body: object) -> Mapping[str, object]:
+    if not isinstance(body, dict):
+        kind = "null" if body is None else type(body).__name__
+        raise RequestError(400, f"request body must be a JSON object, not {kind}")
+    return body
+
+
+def _optional_string(fields: Mapping[str, object], name: str) -> str | None:
+    value = fields.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RequestError(400, f"{name} must be a string", param=name)
+    _check_unicode(value, name)
+    return value
+
+
+def _key(fields: Mapping[str, object]) -> str:
+    key = _optional_string(fields, "key") or ""
+    # It may travel in an Authorization header: visible ASCII only.
+    if key and not all("!" <= char <= "~" for char in key):
+        raise RequestError(400, "key must be printable ASCII without spaces", param="key")
+    return key
+
+
+def _check_unicode(value: str, name: str) -> None:
+    if value.isascii():
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(
+            400, f"{name} contains invalid Unicode (a lone surrogate)", param=name
+        ) from None
+
+
+def _temperature(value: object) -> float | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not 0 <= value <= 2
+    ):
+        raise RequestError(400, "temperature must be a number from 0 to 2", param="temperature")
+    return float(value)
+
+
+def _messages(value: object, max_messages: int, *, openai: bool) -> list[Message]:
+    if not isinstance(value, list) or not value:
+        raise RequestError(
+            400, "messages must be a non-empty list of {role, content}", param="messages"
+        )
+    if len(value) > max_messages:
+        raise RequestError(
+            400,
+            f"too many messages ({len(value)}); at most {max_messages} are accepted",
+            param="messages",
+        )
+    checked: list[Message] = []
+    for index, message in enumerate(value):
+        where = f"messages[{index}]"
+        if not isinstance(message, dict):
+            raise RequestError(400, f"{where} must be an object", param="messages")
+        role = message.get("role")
+        if openai and isinstance(role, str):
+            role = _OPENAI_ROLE_ALIASES.get(role, role)
+        if not isinstance(role, str) or role not in ROLES:
+            raise RequestError(
+                400,
+                f"{where}.role must be one of system, user, assistant; got {_short(role)}",
+                param="messages",
+            )
+        content = message.get("content")
+        if openai and isinstance(content, list):
+            content = _text_parts(content, where)
+        if not isinstance(content, str):
+            raise RequestError(400, f"{where}.content must be a string", param="messages")
+        _check_unicode(content, f"{where}.content")
+        checked.append({"role": role, "content": content})
+    return checked
+
+
+def _text_parts(parts: list[object], where: str) -> str:
+    """OpenAI content parts: text parts are joined; images and audio are refused."""
+    texts: list[str] = []
+    for index, part in enumerate(parts):
+        if (
+            not isinstance(part, dict)
+            or part.get("type") != "text"
+            or not isinstance(part.get("text"), str)
+        ):
+            raise RequestError(
+                400,
+                f"{where}.content[{index}]: only text parts are supported",
+                param="messages",
+            )
+        texts.append(part["text"])
+    return "\n".join(texts)
+
+
+def _short(value: object) -> str:
+    text = (
+        json.dumps(value)
+        if isinstance(value, (str, int, float, bool, type(None)))
+        else type(value).__name__
+    )
+    return text if len(text) <= 40 else text[:37] + "..."
