@@ -1,0 +1,3 @@
+"""Shared test fixtures: each group of local servers lives in its own tests/servers module."""
+
+pytest_plugins = ["servers.acytoo_server", "servers.openai_upstream", "servers.proxies"]
