@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -43,7 +43,7 @@ class TransportOptions:
 
 @dataclass(frozen=True)
 class HTTPRequest:
-    """A JSON POST (or other method) to send."""
+    """A JSON POST (or other method) to send; ``body=None`` sends no body (a GET)."""
 
     url: URL
     headers: Mapping[str, str]
@@ -75,7 +75,12 @@ class ResponseStream:
     def content_type(self) -> str:
         return self._response.content_type
 
-    async def iter_bytes(self) -> AsyncIterator[bytes]:
+    @property
+    def first_chunk(self) -> bytes:
+        """The body's first chunk, to sniff its format (empty once iteration took it)."""
+        return self._first_chunk
+
+    async def iter_bytes(self) -> AsyncGenerator[bytes, None]:
         """Non-empty body chunks as they arrive."""
         if self._first_chunk:
             chunk, self._first_chunk = self._first_chunk, b""
@@ -90,7 +95,7 @@ class ResponseStream:
                 return
             yield chunk
 
-    async def iter_text(self) -> AsyncIterator[str]:
+    async def iter_text(self) -> AsyncGenerator[str, None]:
         """The body decoded incrementally (UTF-8 unless a charset was named)."""
         decoder = TextDecoder(self.charset)
         async for chunk in self.iter_bytes():
@@ -121,7 +126,7 @@ async def open_stream(
         sock_connect=options.timeout.connect,
         sock_read=options.timeout.read,
     )
-    data = json.dumps(request.body, ensure_ascii=False).encode()
+    data = None if request.body is None else json.dumps(request.body, ensure_ascii=False).encode()
     attempt = 0
     while True:
         response: aiohttp.ClientResponse | None = None
