@@ -34,7 +34,14 @@ if TYPE_CHECKING:
         TransportError,
         UnprocessableEntityError,
     )
-    from .providers import Acytoo, AsyncGeneratorProvider, ProviderType, provider_name
+    from .providers import (
+        Acytoo,
+        AsyncGeneratorProvider,
+        OpenAICompatible,
+        ProviderType,
+        RetryProvider,
+        provider_name,
+    )
     from .typing import AsyncResult, CreateResult, Message, Messages
 
 _LOCATIONS = {
@@ -56,12 +63,14 @@ _LOCATIONS = {
     "Message": ".typing",
     "Messages": ".typing",
     "NotFoundError": ".errors",
+    "OpenAICompatible": ".providers",
     "PermissionDeniedError": ".errors",
     "provider_name": ".providers",
     "ProviderType": ".providers",
     "ProxyError": ".errors",
     "RateLimitError": ".errors",
     "ReadTimeout": ".errors",
+    "RetryProvider": ".providers",
     "RequestTooLargeError": ".errors",
     "RetryPolicy": "._transport",
     "StreamError": "._base_errors",
@@ -91,6 +100,7 @@ __all__ = [
     "Message",
     "Messages",
     "NotFoundError",
+    "OpenAICompatible",
     "PermissionDeniedError",
     "ProviderType",
     "ProxyError",
@@ -98,6 +108,7 @@ __all__ = [
     "ReadTimeout",
     "RequestTooLargeError",
     "RetryPolicy",
+    "RetryProvider",
     "StreamError",
     "Timeout",
     "TimeoutError",

@@ -12,14 +12,25 @@ from .._lazy import lazy_getattr
 if TYPE_CHECKING:
     from .acytoo import Acytoo
     from .base import AsyncGeneratorProvider, ProviderType, provider_name
+    from .openai_compatible import OpenAICompatible
+    from .retry import RetryProvider
 
 _LOCATIONS = {
     "Acytoo": ".acytoo",
     "AsyncGeneratorProvider": ".base",
+    "OpenAICompatible": ".openai_compatible",
     "ProviderType": ".base",
+    "RetryProvider": ".retry",
     "provider_name": ".base",
 }
 
-__all__ = ["Acytoo", "AsyncGeneratorProvider", "ProviderType", "provider_name"]
+__all__ = [
+    "Acytoo",
+    "AsyncGeneratorProvider",
+    "OpenAICompatible",
+    "ProviderType",
+    "RetryProvider",
+    "provider_name",
+]
 
 __getattr__ = lazy_getattr(__name__, _LOCATIONS)

@@ -1,0 +1,286 @@
+"""The OpenAI-compatible provider: any service that speaks ``/v1/chat/completions``.
+
+OpenAI itself, Ollama, vLLM, llama.cpp's server, LiteLLM, another acytoo
+server: they all stream ``chat.completion.chunk`` objects as Server-Sent
+Events. The request goes through the shared transport (pool, proxy, time
+limits, retries before the first byte, status errors); this module only
+builds the request and turns the events into text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import AsyncGenerator
+from typing import Any, ClassVar
+
+from yarl import URL
+
+from .._transport import HTTPRequest, ResponseStream, SSEDecoder, open_stream
+from ..errors import InvalidRequestError, StreamError
+from ..typing import AsyncResult, Messages
+from ._http import check_options, join_path, parse_base_url, transport_options
+from .base import AsyncGeneratorProvider, validate_messages, validate_temperature
+
+__all__ = ["OpenAICompatible"]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_MODEL = "gpt-3.5-turbo"
+BASE_URL_ENVIRONMENT_VARIABLE = "OPENAI_BASE_URL"
+API_KEY_ENVIRONMENT_VARIABLE = "OPENAI_API_KEY"
+_OPTIONS = ("base_url", "api_key", "temperature", "max_tokens")
+# A JSON answer (a non-streamed completion, a model list) is read whole;
+# this bounds the memory a misbehaving service can make us use.
+_MAX_JSON_BODY = 32 * 1024 * 1024
+_EXCERPT = 200
+
+
+class OpenAICompatible(AsyncGeneratorProvider):
+    """Streams answers from an OpenAI-compatible ``POST {base_url}/chat/completions``.
+
+    Options (keyword arguments, or defaults set with :meth:`configure`):
+    ``base_url`` (default: ``OPENAI_BASE_URL``, else OpenAI's), ``api_key``
+    (default: ``OPENAI_API_KEY``; sent as ``Authorization: Bearer``, omitted
+    when empty), ``temperature`` (0-2), ``max_tokens`` (a positive integer),
+    ``timeout`` (seconds or :class:`~acytoo.Timeout`), ``max_retries``,
+    ``retry_policy`` and ``session`` (an ``aiohttp.ClientSession`` to use
+    instead of the shared pool).
+
+    >>> Ollama = OpenAICompatible.configure(base_url="http://127.0.0.1:11434/v1")
+    >>> async for text in Ollama.create_async_generator("llama3", messages):
+    ...     print(text, end="")
+
+    An error the service reports mid-stream (an ``error`` event or an
+    ``{"error": ...}`` object) raises :class:`~acytoo.StreamError` after the
+    text that came before it.
+    """
+
+    url: ClassVar[str | None] = DEFAULT_BASE_URL
+    working: ClassVar[bool] = True
+    supports_message_history: ClassVar[bool] = True
+    supports_gpt_35_turbo: ClassVar[bool] = True
+    supports_gpt_4: ClassVar[bool] = True
+    default_model: ClassVar[str] = DEFAULT_MODEL
+
+    @classmethod
+    def configure(cls, name: str | None = None, **options: Any) -> type[AsyncGeneratorProvider]:
+        """A subclass whose calls default to ``options``; ``base_url=`` also sets ``url``.
+
+        >>> Local = OpenAICompatible.configure(base_url="http://127.0.0.1:8000/v1", api_key="")
+        """
+        provider = super().configure(name, **options)
+        if "base_url" in options:
+            provider.url = options["base_url"]
+        return provider
+
+    @classmethod
+    async def create_async_generator(
+        cls, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
+    ) -> AsyncResult:
+        """POST the conversation with ``stream: true`` and yield the answer as it streams."""
+        options = cls.options(kwargs)
+        check_options(cls.__name__, options, _OPTIONS)
+        validate_messages(messages)
+        if model is not None and not isinstance(model, str):
+            raise InvalidRequestError(f"model must be a string, not {type(model).__name__}")
+        body: dict[str, Any] = {
+            "model": model or cls.default_model,
+            # Only role and content: extra fields (createdAt, ...) are not OpenAI's.
+            "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
+            "stream": True,
+        }
+        temperature = options.get("temperature")
+        if temperature is not None:
+            body["temperature"] = validate_temperature(temperature)
+        max_tokens = options.get("max_tokens")
+        if max_tokens is not None:
+            body["max_tokens"] = _validate_max_tokens(max_tokens)
+        request = HTTPRequest(
+            url=join_path(cls.base_url(options.get("base_url")), "/chat/completions"),
+            headers=cls._headers(options, "text/event-stream"),
+            body=body,
+        )
+        async with open_stream(request, transport_options(proxy, options)) as response:
+            if _is_json(response):
+                # Some servers ignore "stream" and answer with one completion.
+                content = _completion_content(await _read_json(response))
+                if content:
+                    yield content
+                return
+            async with contextlib.aclosing(_stream_content(response)) as texts:
+                async for text in texts:
+                    yield text
+
+    @classmethod
+    async def list_models(cls, proxy: str | None = None, **kwargs: Any) -> list[str]:
+        """The model ids ``GET {base_url}/models`` lists."""
+        options = cls.options(kwargs)
+        check_options(cls.__name__, options, _OPTIONS)
+        request = HTTPRequest(
+            url=join_path(cls.base_url(options.get("base_url")), "/models"),
+            headers=cls._headers(options, "application/json"),
+            body=None,
+            method="GET",
+        )
+        async with open_stream(request, transport_options(proxy, options)) as response:
+            listing = await _read_json(response)
+        data = listing.get("data") if isinstance(listing, dict) else None
+        if not isinstance(data, list):
+            raise StreamError(f"unexpected model list from {request.url}: {_excerpt(listing)}")
+        return [item["id"] for item in data if isinstance(item, dict) and "id" in item]
+
+    @classmethod
+    def base_url(cls, override: str | None = None) -> URL:
+        """The API base URL: ``override``, a subclass's ``url``, ``OPENAI_BASE_URL``, OpenAI's."""
+        if override is not None:
+            return parse_base_url(override, "base_url")
+        if cls.url != DEFAULT_BASE_URL and cls.url:
+            return parse_base_url(cls.url, "base_url")
+        environment = os.environ.get(BASE_URL_ENVIRONMENT_VARIABLE)
+        return parse_base_url(environment or DEFAULT_BASE_URL, BASE_URL_ENVIRONMENT_VARIABLE)
+
+    @classmethod
+    def _headers(cls, options: dict[str, Any], accept: str) -> dict[str, str]:
+        api_key = options.get("api_key")
+        if api_key is None:
+            api_key = os.environ.get(API_KEY_ENVIRONMENT_VARIABLE, "")
+        if not isinstance(api_key, str):
+            raise InvalidRequestError("api_key must be a string")
+        headers = {"accept": accept, "content-type": "application/json"}
+        if api_key:
+            headers["authorization"] = f"Bearer {api_key}"
+        return headers
+
+
+async def _stream_content(response: ResponseStream) -> AsyncGenerator[str, None]:
+    """The ``delta.content`` of each chunk event, up to ``[DONE]``.
+
+    This is the hot path of a long answer: one ``json.loads`` and a few
+    lookups per event, nothing else.
+    """
+    decoder = SSEDecoder()
+    feed = decoder.feed
+    loads = json.loads
+    done = False
+    async with contextlib.aclosing(response.iter_text()) as texts:
+        async for text in texts:
+            if done:
+                # Read what follows [DONE] (normally nothing) so the
+                # connection can go back to the pool.
+                continue
+            for event in feed(text):
+                data = event.data
+                if data == "[DONE]":
+                    done = True
+                    break
+                if event.event != "message":
+                    _check_named_event(event.event, data)
+                    continue
+                try:
+                    content = loads(data)["choices"][0]["delta"]["content"]
+                except (LookupError, TypeError, ValueError):
+                    content = _chunk_content(data)
+                if content and isinstance(content, str):
+                    yield content
+    if done:
+        return
+    # The body ended cleanly without [DONE]: the service is done too. (A body
+    # cut short raised IncompleteResponseError from iter_text instead.)
+    for event in decoder.flush():
+        if event.event != "message":
+            _check_named_event(event.event, event.data)
+        elif event.data != "[DONE]":
+            content = _chunk_content(event.data)
+            if content:
+                yield content
+
+
+def _chunk_content(data: str) -> str | None:
+    """``delta.content`` of a chunk taking the slow path, or :class:`StreamError`."""
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        raise StreamError(
+            f"the service sent an event that is not JSON: {data[:_EXCERPT]!r}", body=data
+        ) from None
+    if isinstance(chunk, dict) and "error" in chunk:
+        raise StreamError(_error_message(chunk["error"]), body=chunk)
+    try:
+        content = chunk["choices"][0]["delta"]["content"]
+    except (LookupError, TypeError):
+        return None  # role-only, usage-only or keep-alive chunks carry no text
+    return content if isinstance(content, str) else None
+
+
+def _check_named_event(name: str, data: str) -> None:
+    if name == "error":
+        try:
+            parsed: object = json.loads(data)
+        except ValueError:
+            parsed = data
+        if isinstance(parsed, dict) and "error" in parsed:
+            parsed = parsed["error"]
+        raise StreamError(_error_message(parsed), body=data)
+    # Other named events (pings, vendor extensions) carry no chunk.
+
+
+def _error_message(error: object) -> str:
+    if isinstance(error, dict):
+        message = error.get("message")
+        if isinstance(message, str) and message:
+            kind = error.get("type") or error.get("code")
+            return f"{message} ({kind})" if isinstance(kind, str) and kind else message
+    if isinstance(error, str) and error:
+        return error
+    return f"the service reported an error: {_excerpt(error)}"
+
+
+def _is_json(response: ResponseStream) -> bool:
+    if response.content_type == "application/json":
+        return True
+    # Without a usable Content-Type, a body that opens with "{" is JSON: an
+    # SSE stream never does.
+    return response.content_type in ("", "application/octet-stream", "text/plain") and (
+        response.first_chunk.lstrip()[:1] == b"{"
+    )
+
+
+async def _read_json(response: ResponseStream) -> Any:
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > _MAX_JSON_BODY:
+            raise StreamError(f"the JSON answer is larger than {_MAX_JSON_BODY} bytes")
+        parts.append(chunk)
+    raw = b"".join(parts)
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise StreamError(
+            f"the service's answer is not valid JSON: {raw[:_EXCERPT]!r}", body=raw[:1024]
+        ) from None
+
+
+def _completion_content(completion: object) -> str | None:
+    if isinstance(completion, dict) and "error" in completion:
+        raise StreamError(_error_message(completion["error"]), body=completion)
+    try:
+        content = completion["choices"][0]["message"]["content"]  # type: ignore[index]
+    except (LookupError, TypeError):
+        raise StreamError(
+            f"unexpected completion from the service: {_excerpt(completion)}", body=completion
+        ) from None
+    return content if isinstance(content, str) else None
+
+
+def _validate_max_tokens(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidRequestError(f"max_tokens must be a positive integer, not {value!r}")
+    return value
+
+
+def _excerpt(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=repr)
+    return text if len(text) <= _EXCERPT else text[:_EXCERPT] + "..."
