@@ -1,0 +1,71 @@
+"""Building the offline assistant's index from the repository's documentation.
+
+Used at build time by ``scripts/build_docs_index.py`` and by the test that
+checks the packaged index is up to date; never imported when answering.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ._bm25 import K1, B, build_postings
+from ._markdown import Section, split_sections
+
+__all__ = ["INDEX_FORMAT", "INDEX_PATH", "build_index", "corpus_files", "dumps_index"]
+
+INDEX_FORMAT = 1
+INDEX_PATH = Path(__file__).with_name("_docs_index.json")
+# Measured figures change with every benchmark run and answer no question a
+# user asks the assistant; leaving them out also keeps the index stable.
+_EXCLUDED = frozenset({"docs/benchmarks.md"})
+
+
+def corpus_files(root: Path) -> list[str]:
+    """The documents the assistant answers from, relative to ``root``: README, then docs/."""
+    names = ["README.md"] if (root / "README.md").is_file() else []
+    names += sorted(f"docs/{path.name}" for path in (root / "docs").glob("*.md") if path.is_file())
+    return [name for name in names if name not in _EXCLUDED]
+
+
+def build_index(root: Path) -> dict[str, Any]:
+    """The index of every corpus file under ``root``, as a JSON-ready dict."""
+    sections: list[Section] = []
+    for name in corpus_files(root):
+        text = (root / name).read_text(encoding="utf-8")
+        sections.extend(split_sections(name, text))
+    idf, postings = build_postings(
+        [(section.text, section.path[:-1], section.title) for section in sections]
+    )
+    return {
+        "format": INDEX_FORMAT,
+        "k1": K1,
+        "b": B,
+        "sections": [
+            [section.source, section.anchor, list(section.path), section.text]
+            for section in sections
+        ],
+        "idf": idf,
+        "postings": postings,
+    }
+
+
+def dumps_index(index: dict[str, Any]) -> str:
+    """``index`` as compact JSON with one section or term per line, so diffs stay readable."""
+
+    def compact(value: object) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    lines = ["{"]
+    for key in ("format", "k1", "b"):
+        lines.append(f"{compact(key)}:{compact(index[key])},")
+    lines.append('"sections":[')
+    lines.append(",\n".join(compact(section) for section in index["sections"]))
+    lines.append("],")
+    for key in ("idf", "postings"):
+        lines.append(f"{compact(key)}:{{")
+        lines.append(",\n".join(f"{compact(t)}:{compact(v)}" for t, v in index[key].items()))
+        lines.append("}," if key == "idf" else "}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
