@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .providers import (
         Acytoo,
         AsyncGeneratorProvider,
+        Local,
         OpenAICompatible,
         ProviderType,
         RetryProvider,
@@ -60,6 +61,7 @@ _LOCATIONS = {
     "IncompleteResponseError": ".errors",
     "InternalServerError": ".errors",
     "InvalidRequestError": "._base_errors",
+    "Local": ".providers",
     "Message": ".typing",
     "Messages": ".typing",
     "NotFoundError": ".errors",
@@ -97,6 +99,7 @@ __all__ = [
     "IncompleteResponseError",
     "InternalServerError",
     "InvalidRequestError",
+    "Local",
     "Message",
     "Messages",
     "NotFoundError",

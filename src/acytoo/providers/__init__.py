@@ -12,12 +12,14 @@ from .._lazy import lazy_getattr
 if TYPE_CHECKING:
     from .acytoo import Acytoo
     from .base import AsyncGeneratorProvider, ProviderType, provider_name
+    from .local import Local
     from .openai_compatible import OpenAICompatible
     from .retry import RetryProvider
 
 _LOCATIONS = {
     "Acytoo": ".acytoo",
     "AsyncGeneratorProvider": ".base",
+    "Local": ".local",
     "OpenAICompatible": ".openai_compatible",
     "ProviderType": ".base",
     "RetryProvider": ".retry",
@@ -27,6 +29,7 @@ _LOCATIONS = {
 __all__ = [
     "Acytoo",
     "AsyncGeneratorProvider",
+    "Local",
     "OpenAICompatible",
     "ProviderType",
     "RetryProvider",
