@@ -204,6 +204,14 @@ def translate_error(exc: BaseException, url: str, *, in_body: bool) -> errors.Ac
         return errors.IncompleteResponseError(
             f"the response from {url} ended before it was complete: {exc}", url=url
         )
+    if isinstance(exc, aiohttp.ClientResponseError):
+        # Not a status from the service (those are APIStatusError already) but
+        # aiohttp's parser rejecting the bytes: broken chunk framing that came
+        # in the same read as the headers surfaces here instead of as a
+        # ClientPayloadError, so map both to the same error.
+        return errors.IncompleteResponseError(
+            f"the response from {url} was malformed: {exc.message}", url=url
+        )
     if isinstance(exc, aiohttp.InvalidURL):
         return errors.InvalidRequestError(f"invalid URL: {exc}")
     if isinstance(exc, aiohttp.ClientConnectorError):
