@@ -52,6 +52,8 @@ async def _stream_text(request: web.Request, answer: Answer) -> web.StreamRespon
                 text = await answer.pump.next_batch()
             except Exception as exc:
                 log_failure(exc, after_text=True)
+                # No await after this: the handler must return before the closed
+                # connection is noticed (which would cancel it).
                 _cut_short(request)
                 return response
     except ConnectionError:

@@ -76,8 +76,11 @@ class ChunkPump:
 
     async def aclose(self) -> None:
         """Stop the backend and wait until it has closed its upstream request."""
-        if not self._task.done():
-            self._task.cancel()
+        if self._task.done():
+            if not self._task.cancelled():
+                self._task.exception()
+            return
+        self._task.cancel()
         # wait() rather than awaiting the task: our own cancellation still propagates.
         await asyncio.wait([self._task])
         if not self._task.cancelled():
