@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import aiohttp
-from python_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
+import aiohttp_socks
+import python_socks
 from yarl import URL
 
 from .. import errors
@@ -22,7 +23,15 @@ __all__ = ["HTTPRequest", "ResponseStream", "TransportOptions", "open_stream"]
 
 ERROR_BODY_EXCERPT = 1024
 _ERROR_BODY_LIMIT = 64 * 1024
-_SOCKS_ERRORS = (ProxyConnectionError, ProxyError, ProxyTimeoutError)
+# aiohttp-socks >= 0.10 raises its own classes, older versions python-socks's.
+_SOCKS_TIMEOUTS = (python_socks.ProxyTimeoutError, aiohttp_socks.ProxyTimeoutError)
+_SOCKS_ERRORS = (
+    python_socks.ProxyConnectionError,
+    python_socks.ProxyError,
+    aiohttp_socks.ProxyConnectionError,
+    aiohttp_socks.ProxyError,
+    *_SOCKS_TIMEOUTS,
+)
 
 
 @dataclass(frozen=True)
@@ -139,6 +148,14 @@ async def open_stream(
                 proxy=http_proxy,
                 timeout=timeout,
             )
+            if response.status == 407 and http_proxy is not None:
+                # A plain-http request through an HTTP proxy gets the proxy's
+                # refusal as an ordinary response; it is the proxy's error,
+                # not the service's.
+                raise errors.ProxyError(
+                    f"proxy refused the request: {response.status} {response.reason}",
+                    url=str(request.url),
+                )
             if not 200 <= response.status < 300:
                 raise await status_error(response)
             first_chunk = await response.content.readany()
@@ -190,7 +207,7 @@ def translate_error(exc: BaseException, url: str, *, in_body: bool) -> errors.Ac
         return errors.ProxyError(
             f"proxy refused the connection: {exc.status} {exc.message}", url=url
         )
-    if isinstance(exc, ProxyTimeoutError):
+    if isinstance(exc, _SOCKS_TIMEOUTS):
         return errors.ConnectTimeout(f"proxy did not answer in time: {exc}", url=url)
     if isinstance(exc, (aiohttp.ClientProxyConnectionError, *_SOCKS_ERRORS)):
         return errors.ProxyError(f"proxy failed: {exc}", url=url)
