@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import acytoo
 from acytoo import InvalidRequestError, Local
 from acytoo.providers import _local_text
-from acytoo.providers._bm25 import B, K1, SearchIndex, build_postings, stem, terms
+from acytoo.providers._bm25 import K1, B, SearchIndex, build_postings, stem, terms
 from acytoo.providers._docs_build import INDEX_PATH, build_index, corpus_files, dumps_index
 from acytoo.providers._markdown import slugify, split_sections
 from acytoo.providers.local import MODEL, answer, iter_chunks, load_index
@@ -216,7 +216,10 @@ TOP_ANSWERS = [
     ("how do I install it", "docs/index.md § Installing"),
     ("cancel a stream", "docs/library.md § Cancellation and cleanup"),
     ("graceful shutdown on SIGTERM", "docs/server.md § Disconnects and graceful shutdown"),
-    ("Unclosed client session warning", "docs/troubleshooting.md § Unclosed client session warnings"),
+    (
+        "Unclosed client session warning",
+        "docs/troubleshooting.md § Unclosed client session warnings",
+    ),
     ("continue the last conversation", "docs/cli.md § Continuing a conversation"),
 ]
 ALSO_ANSWERED = [
