@@ -8,7 +8,6 @@ from command-line settings happens here and nowhere else.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,14 +28,15 @@ class Backend:
 
     ``key_option`` names the keyword argument that carries an upstream API
     key (``None``: the provider takes none, client keys are ignored).
-    ``fixed_model``, when set, serves every request whatever model it names
-    (the offline assistant has one model; a client asking for
-    ``gpt-3.5-turbo`` still gets an answer, labelled with the real model id).
+    ``reported_model``, when set, is the model id every answer is labelled
+    with: the offline assistant has one model, so a client asking for
+    ``gpt-3.5-turbo`` still gets an answer (the provider is told what was
+    asked for and says who is answering), labelled ``acytoo-docs-offline``.
     """
 
     provider: ProviderType
     default_model: str = DEFAULT_MODEL
-    fixed_model: str | None = None
+    reported_model: str | None = None
     key_option: str | None = None
     forwards_temperature: bool = True
 
@@ -69,10 +69,9 @@ def build_backend(
     if kind == "local":
         if urls:
             raise InvalidRequestError("the local backend takes no --upstream-url")
-        local = _provider_class("local", "Local")
-        return Backend(
-            local, default_model=LOCAL_MODEL, fixed_model=LOCAL_MODEL, forwards_temperature=False
-        )
+        from ..providers.local import Local
+
+        return Backend(Local, default_model=LOCAL_MODEL, reported_model=LOCAL_MODEL)
     if kind not in BACKEND_KINDS:
         raise InvalidRequestError(
             f"unknown backend {kind!r}; choose one of {', '.join(BACKEND_KINDS)}"
@@ -80,22 +79,17 @@ def build_backend(
     if not urls:
         raise InvalidRequestError(f"the {kind} backend needs --upstream-url")
     extra: dict[str, Any] = {} if max_retries is None else {"max_retries": max_retries}
-    providers: list[Any] = []
+    # Imported here: the local backend must not import aiohttp's client side.
+    from ..providers.acytoo import Acytoo
+    from ..providers.openai_compatible import OpenAICompatible
+    from ..providers.retry import RetryProvider
+
+    providers: list[ProviderType] = []
     for index, url in enumerate(urls):
         name = f"{kind}[{index}]" if len(urls) > 1 else kind
         if kind == "openai":
-            cls = _provider_class("openai_compatible", "OpenAICompatible")
-            providers.append(cls.configure(name, base_url=url, **extra))
+            providers.append(OpenAICompatible.configure(name, base_url=url, **extra))
         else:
-            cls = _provider_class("acytoo", "Acytoo")
-            providers.append(cls.configure(name, url=url, **extra))
-    provider: ProviderType = providers[0]
-    if len(providers) > 1:
-        retry = _provider_class("retry", "RetryProvider")
-        provider = retry(providers, shuffle=shuffle)
+            providers.append(Acytoo.configure(name, url=url, **extra))
+    provider = providers[0] if len(providers) == 1 else RetryProvider(providers, shuffle=shuffle)
     return Backend(provider, key_option="api_key" if kind == "openai" else "key")
-
-
-def _provider_class(module: str, name: str) -> Any:
-    # Imported on demand: the local backend must not import aiohttp's client side.
-    return getattr(importlib.import_module(f"acytoo.providers.{module}"), name)

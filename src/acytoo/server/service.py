@@ -59,7 +59,7 @@ class Service:
         model = requested or self.config.default_model or self.backend.default_model
         if self._allowed and model not in self._allowed:
             raise RequestError(400, f"Not supported model {model}", param="model")
-        return self.backend.fixed_model or model
+        return model
 
     def upstream_key(self, client_key: str) -> str | None:
         """The client's own key when allowed, else the next of the server's keys."""
@@ -94,7 +94,7 @@ class Service:
         except BaseException:
             await pump.aclose()
             raise
-        return Answer(model, first, pump)
+        return Answer(self.backend.reported_model or model, first, pump)
 
     async def list_models(self) -> list[str]:
         """The allow-list when there is one, else what the backend offers."""
@@ -106,7 +106,7 @@ class Service:
         except Exception as exc:
             log_failure(exc, after_text=False)
             raise provider_failure(exc) from exc
-        default = self.backend.fixed_model or self.config.default_model
+        default = self.backend.reported_model or self.config.default_model
         if default and default not in models:
             models.insert(0, default)
         return models
