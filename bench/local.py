@@ -1,0 +1,229 @@
+"""Benchmark of the offline assistant (the ``Local`` provider).
+
+    python bench/local.py [--runs 30] [--rounds 20]
+
+Measures, in fresh interpreters: importing ``acytoo.providers.local``,
+loading the packaged index and getting the first chunk of an answer, next to
+``python -c pass``; the import cost by ``python -X importtime``; and, in this
+process, the latency of answering a fixed list of questions (first chunk and
+whole answer, p50/p99). Prints a Markdown table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+from acytoo.providers.local import Local, answer, load_index
+
+QUESTIONS = [
+    "Hello",
+    "how do I use a SOCKS proxy",
+    "run the server with ollama",
+    "what does exit code 3 mean",
+    "set a password on the server",
+    "timeout",
+    "how do retries work?",
+    "Where is my chat history stored?",
+    "config file",
+    "rate limit",
+    "how do I install it",
+    "cancel a stream",
+    "graceful shutdown on SIGTERM",
+    "Unclosed client session warning",
+    "continue the last conversation",
+    "what models are available",
+    "use the openai python sdk with the server",
+    "what is the capital of France",
+    "write me a poem about cats",
+    "hello, how do I set a password on the server?",
+]
+
+_COLD_CHILD = """
+import time
+start = time.perf_counter()
+import asyncio
+from acytoo.providers.local import Local, load_index
+imported = time.perf_counter()
+load_index()
+loaded = time.perf_counter()
+
+async def main():
+    stream = Local.create_async_generator(
+        "", [{"role": "user", "content": "how do I use a SOCKS proxy"}]
+    )
+    await stream.__anext__()
+    first = time.perf_counter()
+    async for _ in stream:
+        pass
+    return first, time.perf_counter()
+
+first, done = asyncio.run(main())
+import sys, json
+print(json.dumps({
+    "import": imported - start, "load": loaded - imported, "first": first - loaded,
+    "total_first": first - start, "done": done - start,
+    "aiohttp": "aiohttp" in sys.modules,
+}))
+"""
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+def wall(arguments: list[str], runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(arguments, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def cold(runs: int) -> dict[str, list[float]]:
+    results: dict[str, list[float]] = {}
+    for _ in range(runs):
+        output = subprocess.run(
+            [sys.executable, "-c", _COLD_CHILD], check=True, capture_output=True, text=True
+        ).stdout
+        row = json.loads(output)
+        if row.pop("aiohttp"):
+            raise SystemExit("the offline path imported aiohttp")
+        for key, value in row.items():
+            results.setdefault(key, []).append(value)
+    return results
+
+
+def import_time(module: str, runs: int) -> float:
+    """Median cumulative import time of ``module`` (µs -> s) by ``-X importtime``."""
+    samples = []
+    for _ in range(runs):
+        stderr = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stderr
+        for line in stderr.splitlines():
+            parts = [part.strip() for part in line.split("|")]
+            if len(parts) == 3 and parts[2] == module:
+                samples.append(int(parts[1]) / 1e6)
+    return statistics.median(samples)
+
+
+async def warm(rounds: int) -> tuple[list[float], list[float]]:
+    first_chunk: list[float] = []
+    whole: list[float] = []
+    for _ in range(rounds):
+        for question in QUESTIONS:
+            messages = [{"role": "user", "content": question}]
+            start = time.perf_counter()
+            stream = Local.create_async_generator("", messages)  # type: ignore[arg-type]
+            await stream.__anext__()
+            first_chunk.append(time.perf_counter() - start)
+            async for _ in stream:
+                pass
+            whole.append(time.perf_counter() - start)
+    return first_chunk, whole
+
+
+def machine() -> str:
+    cpus = os.cpu_count()
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as file:
+            model = next(
+                (line.split(":", 1)[1].strip() for line in file if line.startswith("model name")),
+                "",
+            )
+    except OSError:
+        pass
+    return f"{platform.system()} {platform.machine()}, {cpus} CPUs {model}, Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=30, help="fresh interpreters per measure")
+    parser.add_argument("--rounds", type=int, default=20, help="passes over the question list")
+    arguments = parser.parse_args()
+
+    index = load_index()
+    size = os.path.getsize(
+        os.path.join(
+            os.path.dirname(sys.modules[Local.__module__].__file__ or ""), "_docs_index.json"
+        )
+    )
+    baseline = wall([sys.executable, "-c", "pass"], arguments.runs)
+    offline = wall(
+        [
+            sys.executable,
+            "-c",
+            "from acytoo.providers.local import answer; "
+            "answer([{'role': 'user', 'content': 'timeout'}])",
+        ],
+        arguments.runs,
+    )
+    cold_rows = cold(arguments.runs)
+    local_import = import_time("acytoo.providers.local", arguments.runs)
+    acytoo_import = import_time("acytoo", arguments.runs)
+    http_import = import_time("acytoo.providers.acytoo", arguments.runs)
+    first_chunk, whole = asyncio.run(warm(arguments.rounds))
+    answer_words = statistics.mean(
+        len(answer([{"role": "user", "content": q}]).split()) for q in QUESTIONS
+    )  # type: ignore[misc]
+
+    rows = [
+        (
+            "index",
+            f"{len(index.sections)} sections, {len(index.search.idf)} terms, {size / 1024:.0f} KiB JSON",
+        ),
+        ("`python -c pass` (wall, median)", ms(statistics.median(baseline))),
+        ("python + import + answer one question (wall, median)", ms(statistics.median(offline))),
+        (
+            "cold: import `acytoo.providers.local` (median)",
+            ms(statistics.median(cold_rows["import"])),
+        ),
+        ("cold: load the index (median)", ms(statistics.median(cold_rows["load"]))),
+        ("cold: first chunk after load (median)", ms(statistics.median(cold_rows["first"]))),
+        (
+            "cold: import + load + first chunk (median / max)",
+            f"{ms(statistics.median(cold_rows['total_first']))} / {ms(max(cold_rows['total_first']))}",
+        ),
+        ("`-X importtime`: `acytoo.providers.local` (cumulative, median)", ms(local_import)),
+        ("`-X importtime`: `acytoo` (lazy package, median)", ms(acytoo_import)),
+        (
+            "`-X importtime`: `acytoo.providers.acytoo` (aiohttp client, for comparison)",
+            ms(http_import),
+        ),
+        (
+            f"warm: first chunk, {len(first_chunk)} questions (p50 / p99)",
+            f"{ms(percentile(first_chunk, 0.5))} / {ms(percentile(first_chunk, 0.99))}",
+        ),
+        (
+            f"warm: whole answer, mean {answer_words:.0f} words (p50 / p99)",
+            f"{ms(percentile(whole, 0.5))} / {ms(percentile(whole, 0.99))}",
+        ),
+    ]
+    print(f"Machine: {machine()}; {arguments.runs} fresh interpreters per cold figure.\n")
+    print("| Measure | Result |")
+    print("|---|---|")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+if __name__ == "__main__":
+    main()
