@@ -53,8 +53,11 @@ class SSEDecoder:
     """
 
     def __init__(self) -> None:
-        self._buffer = ""
+        # The start of a line whose end has not arrived yet, in pieces, so a
+        # long line fed in many small chunks costs linear time, not quadratic.
+        self._partial: list[str] = []
         self._pending_cr = False
+        self._started = False
         self._data: list[str] = []
         self._event = ""
         self._id: str | None = None
@@ -62,23 +65,45 @@ class SSEDecoder:
 
     def feed(self, text: str) -> list[ServerSentEvent]:
         """Events completed by ``text``."""
-        if self._pending_cr and text.startswith("\n"):
-            text = text[1:]
-        self._pending_cr = False
         if not text:
+            return []  # (an empty chunk must not forget a pending CR)
+        if self._pending_cr:
+            self._pending_cr = False
+            if text[0] == "\n":
+                text = text[1:]
+                if not text:
+                    return []
+        if not self._started:
+            self._started = True
+            if text.startswith("\ufeff"):  # the standard ignores one leading BOM
+                text = text[1:]
+        if "\r" in text:
+            # The "\n" of a CRLF split across chunks may still be on its way.
+            self._pending_cr = text.endswith("\r")
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if "\n" not in text:
+            self._partial.append(text)
             return []
-        buffer = self._buffer + text
-        if buffer.endswith("\r"):
-            # The "\n" of a CRLF may still be on its way.
-            self._pending_cr = True
-        if "\r" in buffer:
-            buffer = buffer.replace("\r\n", "\n").replace("\r", "\n")
-        *lines, self._buffer = buffer.split("\n")
+        lines = text.split("\n")
+        if self._partial:
+            self._partial.append(lines[0])
+            lines[0] = "".join(self._partial)
+        tail = lines.pop()
+        self._partial = [tail] if tail else []
         events: list[ServerSentEvent] = []
+        data = self._data
         for line in lines:
-            event = self._line(line)
-            if event is not None:
-                events.append(event)
+            # The common lines first, without a method call each.
+            if line.startswith("data:"):
+                data.append(line[6:] if line.startswith(" ", 5) else line[5:])
+            elif not line:
+                if data:
+                    event = self._event or "message"
+                    events.append(ServerSentEvent("\n".join(data), event, self._id, self._retry))
+                    data = self._data = []
+                self._event = ""
+            else:
+                self._line(line)
         return events
 
     def flush(self) -> list[ServerSentEvent]:
@@ -87,10 +112,11 @@ class SSEDecoder:
         The standard drops it; servers that forget the final blank line are
         common enough that a client is better off keeping it.
         """
-        events = [] if not self._buffer else [e for e in [self._line(self._buffer)] if e]
-        self._buffer = ""
+        if self._partial:
+            self._line("".join(self._partial))
+            self._partial = []
         last = self._dispatch()
-        return events + ([last] if last is not None else [])
+        return [last] if last is not None else []
 
     def _line(self, line: str) -> ServerSentEvent | None:
         if not line:
@@ -107,7 +133,7 @@ class SSEDecoder:
         elif name == "id":
             if "\0" not in value:
                 self._id = value
-        elif name == "retry" and value.isdigit():
+        elif name == "retry" and value.isascii() and value.isdigit():
             self._retry = int(value)
         return None
 
