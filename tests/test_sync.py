@@ -1,0 +1,136 @@
+"""The synchronous bridge: plain scripts, running event loops, early exits."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import acytoo
+from acytoo import Acytoo
+from servers.acytoo_server import AcytooTestServer, Reply
+from servers.scripts import run_script
+
+MESSAGES: list[Any] = [{"role": "user", "content": "Hello, Acytoo!"}]
+
+
+def bridge_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "acytoo-sync-bridge"]
+
+
+def test_create_completion_streams_chunks(threaded_acytoo_server: AcytooTestServer) -> None:
+    threaded_acytoo_server.reply(
+        Reply(chunks=[b"one ", b"two ", "thr\xc3".encode("latin-1"), b"\xa9e"])
+    )
+    chunks = list(Acytoo.create_completion("", MESSAGES, url=threaded_acytoo_server.url))
+    assert "".join(chunks) == "one two thrée"
+    assert all(chunks)
+
+
+def test_create_completion_without_stream_yields_the_whole_answer(
+    threaded_acytoo_server: AcytooTestServer,
+) -> None:
+    threaded_acytoo_server.reply(Reply(chunks=[b"one ", b"two"]))
+    result = list(
+        Acytoo.create_completion("", MESSAGES, stream=False, url=threaded_acytoo_server.url)
+    )
+    assert result == ["one two"]
+
+
+def test_calls_share_one_loop_thread_and_reuse_the_connection(
+    threaded_acytoo_server: AcytooTestServer,
+) -> None:
+    for _ in range(5):
+        assert list(Acytoo.create_completion("", MESSAGES, url=threaded_acytoo_server.url)) == [
+            "Hello"
+        ]
+    assert len(bridge_threads()) == 1
+    peers = {request.peer for request in threaded_acytoo_server.requests}
+    assert len(peers) == 1, "each call opened a new connection"
+
+
+async def test_create_completion_inside_a_running_event_loop(
+    threaded_acytoo_server: AcytooTestServer,
+) -> None:
+    # The calling thread runs a loop, as in Jupyter or an async framework.
+    assert asyncio.get_running_loop().is_running()
+    threaded_acytoo_server.reply(Reply(chunks=[b"from ", b"a loop"]))
+    chunks = list(Acytoo.create_completion("", MESSAGES, url=threaded_acytoo_server.url))
+    assert "".join(chunks) == "from a loop"
+    assert list(
+        Acytoo.create_completion("", MESSAGES, stream=False, url=threaded_acytoo_server.url)
+    ) == ["Hello"]
+
+
+def test_breaking_out_of_the_sync_iterator_closes_the_response(
+    threaded_acytoo_server: AcytooTestServer,
+) -> None:
+    threaded_acytoo_server.reply(Reply(chunks=[b"first"], ending="hold"))
+    for text in Acytoo.create_completion("", MESSAGES, url=threaded_acytoo_server.url):
+        assert text == "first"
+        break
+    threaded_acytoo_server.wait_disconnected_threadsafe()
+    assert list(Acytoo.create_completion("", MESSAGES, url=threaded_acytoo_server.url)) == ["Hello"]
+
+
+def test_closing_the_sync_iterator_closes_the_response(
+    threaded_acytoo_server: AcytooTestServer,
+) -> None:
+    threaded_acytoo_server.reply(Reply(chunks=[b"first"], ending="hold"))
+    iterator = Acytoo.create_completion("", MESSAGES, url=threaded_acytoo_server.url)
+    assert next(iterator) == "first"
+    iterator.close()  # type: ignore[attr-defined]
+    threaded_acytoo_server.wait_disconnected_threadsafe()
+
+
+def test_sync_errors_propagate(threaded_acytoo_server: AcytooTestServer) -> None:
+    threaded_acytoo_server.reply(
+        Reply(status=401, chunks=[b'{"msg":"No password or wrong password"}'])
+    )
+    with pytest.raises(acytoo.AuthenticationError, match=r"^No password"):
+        list(Acytoo.create_completion("", MESSAGES, url=threaded_acytoo_server.url))
+    with pytest.raises(acytoo.InvalidRequestError):
+        list(Acytoo.create_completion("", "not messages", url=threaded_acytoo_server.url))  # type: ignore[arg-type]
+
+
+SYNC_SCRIPT = """
+    import sys
+    from acytoo import Acytoo
+
+    messages = [{"role": "user", "content": "Hello, Acytoo!"}]
+    url = sys.argv[1]
+    print("".join(Acytoo.create_completion("gpt-3.5-turbo", messages, url=url)))
+    print(next(Acytoo.create_completion("", messages, stream=False, url=url)))
+    for text in Acytoo.create_completion("", messages, url=url):
+        break
+    print("done")
+"""
+
+
+def test_plain_script_exits_cleanly(
+    threaded_acytoo_server: AcytooTestServer, tmp_path: Path
+) -> None:
+    threaded_acytoo_server.reply(Reply(chunks=[b"Hi ", b"there"]))
+    finished = run_script(tmp_path, SYNC_SCRIPT, threaded_acytoo_server.url)
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.splitlines() == ["Hi there", "Hello", "done"]
+    assert "Unclosed" not in finished.stderr
+    assert finished.stderr == ""
+    assert len(threaded_acytoo_server.requests) == 3
+
+
+def test_the_unclosed_check_can_fail(tmp_path: Path) -> None:
+    # A control: a leaked session does show up on stderr, so the check above means something.
+    leaky = """
+        import asyncio, aiohttp
+
+        async def main():
+            session = aiohttp.ClientSession()
+
+        asyncio.run(main())
+    """
+    finished = run_script(tmp_path, leaky)
+    assert "Unclosed client session" in finished.stderr
