@@ -5,8 +5,10 @@ notices when its client goes away."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -124,3 +126,43 @@ async def running_upstream(upstream: AcytooUpstream) -> AsyncIterator[AcytooUpst
 async def wait_for(event: asyncio.Event, seconds: float = 10.0) -> None:
     """Wait for ``event``, failing the test after ``seconds`` instead of hanging."""
     await asyncio.wait_for(event.wait(), seconds)
+
+
+@contextlib.contextmanager
+def server_in_thread(config: Any = None, backend: Any = None) -> Iterator[str]:
+    """Run the server on its own event loop in a background thread; yields its URL.
+
+    For synchronous clients (schemathesis, requests) that would block the
+    test's own loop.
+    """
+    from acytoo.server import ServerConfig, serve
+
+    loop = asyncio.new_event_loop()
+    ready: concurrent.futures.Future[str] = concurrent.futures.Future()
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        try:
+            async with serve(config or ServerConfig(port=0, grace_period=1.0), backend) as server:
+                ready.set_result(server.url)
+                await stop.wait()
+        except BaseException as exc:
+            if not ready.done():
+                ready.set_exception(exc)
+            raise
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    try:
+        yield ready.result(timeout=30)
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+async def drain(chunks: AsyncIterator[Any], into: list[Any]) -> None:
+    """Append every item of ``chunks`` to ``into`` (so a test can see what came before an error)."""
+    async for item in chunks:
+        into.append(item)

@@ -7,7 +7,7 @@ import json
 
 import aiohttp
 import pytest
-from server_helpers import USER, AcytooUpstream, Call, running_upstream, scripted, wait_for
+from server_helpers import USER, AcytooUpstream, Call, drain, running_upstream, scripted
 
 from acytoo import Acytoo, APIStatusError, AuthenticationError, IncompleteResponseError
 from acytoo.errors import BadRequestError, RateLimitError
@@ -228,8 +228,7 @@ async def test_failure_after_text_leaves_the_body_incomplete(start_server, http)
     )
     received: list[str] = []
     with pytest.raises(IncompleteResponseError):
-        async for text in client(server.url).create_async_generator("", USER):
-            received.append(text)
+        await drain(client(server.url).create_async_generator("", USER), received)
     assert "".join(received) == "partial text"
     # The server keeps serving.
     async with http.get(f"{server.url}/healthz") as response:
@@ -255,7 +254,7 @@ async def test_other_methods_are_405_with_json(start_server, http, method) -> No
     async with http.request(method, f"{server.url}/api/completions") as response:
         assert response.status == 405
         body = await response.json()
-        assert body["msg"] and body["error"]["message"]
+        assert body["msg"] == body["error"]["message"] == f"method {method} not allowed"
         assert "POST" in response.headers["Allow"]
 
 

@@ -12,7 +12,10 @@ import contextlib
 
 import openai
 import pytest
-from server_helpers import USER, wait_for
+from server_helpers import USER, drain, wait_for
+
+from acytoo import Acytoo, APIStatusError, AuthenticationError, IncompleteResponseError
+from acytoo.server import LOCAL_MODEL, build_backend
 from servers.openai_upstream import (
     DEFAULT_ANSWER,
     OpenAIUpstream,
@@ -21,9 +24,6 @@ from servers.openai_upstream import (
     error_reply,
     text_events,
 )
-
-from acytoo import Acytoo, APIStatusError, AuthenticationError, IncompleteResponseError
-from acytoo.server import LOCAL_MODEL, build_backend
 
 
 def acytoo_client(url: str, **options: object) -> type[Acytoo]:
@@ -108,8 +108,7 @@ async def test_upstream_error_event_mid_stream(
     server = await start_server(openai_backend(openai_upstream.base_url))
     received: list[str] = []
     with pytest.raises(IncompleteResponseError):
-        async for text in acytoo_client(server.url).create_async_generator("", USER):
-            received.append(text)
+        await drain(acytoo_client(server.url).create_async_generator("", USER), received)
     assert "".join(received) == "Hel"
     async with openai.AsyncOpenAI(
         base_url=f"{server.url}/v1", api_key="x", max_retries=0

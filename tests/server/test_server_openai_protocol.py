@@ -7,7 +7,7 @@ import json
 
 import openai
 import pytest
-from server_helpers import USER, AcytooUpstream, Call, running_upstream, scripted
+from server_helpers import USER, AcytooUpstream, Call, drain, running_upstream, scripted
 
 from acytoo.errors import RateLimitError as AcytooRateLimitError
 from acytoo.server import Backend, build_backend
@@ -99,9 +99,8 @@ async def test_mid_stream_failure_is_an_error_event_the_sdk_raises(start_server)
     async with async_client(server.url) as client:
         stream = await client.chat.completions.create(model="m", messages=USER, stream=True)
         with pytest.raises(openai.APIError) as caught:
-            async for chunk in stream:
-                received.append(chunk.choices[0].delta.content or "")
-    assert "".join(received) == "partial"
+            await drain(stream, received)
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in received) == "partial"
     assert "slow down" in str(caught.value)
 
 

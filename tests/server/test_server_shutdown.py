@@ -1,0 +1,149 @@
+"""SIGTERM on a real ``python -m acytoo.server`` process: stop accepting, let answers in
+flight finish within the grace period, exit 0."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from acytoo import Acytoo, IncompleteResponseError
+from servers.openai_upstream import OpenAIUpstream, SSEReply, text_events
+
+USER = [{"role": "user", "content": "Hello"}]
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+
+class ServerProcess:
+    def __init__(self, process: asyncio.subprocess.Process, url: str) -> None:
+        self.process = process
+        self.url = url
+
+    async def stop(self, timeout: float = 30.0) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
+
+async def start_process(*args: str) -> ServerProcess:
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env.pop("OPENAI_API_KEY", None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "acytoo.server",
+        "--port",
+        "0",
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    assert process.stderr is not None
+    seen: list[bytes] = []
+    try:
+        # Bounded: the ready line comes within seconds or the test fails.
+        for _ in range(200):
+            line = await asyncio.wait_for(process.stderr.readline(), 30)
+            seen.append(line)
+            match = re.search(rb"listening on (http://\S+)", line)
+            if match:
+                return ServerProcess(process, match[1].decode())
+            if not line:
+                break
+    except BaseException:
+        process.kill()
+        await process.wait()
+        raise
+    process.kill()
+    await process.wait()
+    raise AssertionError(f"server did not start: {b''.join(seen).decode(errors='replace')}")
+
+
+@pytest.fixture
+async def server_process() -> AsyncIterator[list[ServerProcess]]:
+    started: list[ServerProcess] = []
+    yield started
+    for server in started:
+        if server.process.returncode is None:
+            server.process.kill()
+            await server.process.wait()
+
+
+async def refuses_connections(url: str, attempts: int = 200) -> bool:
+    """Whether the port stops accepting, polled a bounded number of times."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    for _ in range(attempts):
+        try:
+            _, writer = await asyncio.open_connection(host, int(port))
+        except OSError:
+            return True
+        writer.close()
+        await writer.wait_closed()
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_sigterm_lets_the_stream_in_flight_finish(
+    openai_upstream: OpenAIUpstream, server_process
+) -> None:
+    openai_upstream.reply(SSEReply(text_events(["first", " and the rest"]), ending="hold"))
+    server = await start_process(
+        "--backend", "openai", "--upstream-url", openai_upstream.base_url, "--grace-period", "60"
+    )
+    server_process.append(server)
+    client = Acytoo.configure(url=server.url, max_retries=0)
+    chunks = client.create_async_generator("", USER)
+    try:
+        # The upstream holds after its events: the text so far arrives, the body stays open.
+        assert await asyncio.wait_for(anext(chunks), 20) == "first and the rest"
+        server.process.send_signal(signal.SIGTERM)
+        assert await refuses_connections(server.url)
+        assert server.process.returncode is None  # still finishing the answer
+        openai_upstream.release()
+        rest = [text async for text in chunks]  # ends cleanly: no IncompleteResponseError
+    finally:
+        await chunks.aclose()
+    assert rest == []
+    assert await asyncio.wait_for(server.process.wait(), 30) == 0
+
+
+async def test_streams_still_running_after_the_grace_period_are_cut(
+    openai_upstream: OpenAIUpstream, server_process
+) -> None:
+    openai_upstream.reply(SSEReply(text_events(["first"]), ending="hold"))
+    server = await start_process(
+        "--backend", "openai", "--upstream-url", openai_upstream.base_url, "--grace-period", "0.5"
+    )
+    server_process.append(server)
+    chunks = Acytoo.configure(url=server.url, max_retries=0).create_async_generator("", USER)
+    try:
+        assert await asyncio.wait_for(anext(chunks), 20) == "first"
+        server.process.send_signal(signal.SIGTERM)
+        with pytest.raises(IncompleteResponseError):
+            await asyncio.wait_for(anext(chunks), 30)
+    finally:
+        await chunks.aclose()
+    await openai_upstream.wait_disconnected(timeout=30)
+    assert await asyncio.wait_for(server.process.wait(), 30) == 0
+
+
+async def test_idle_server_exits_0_on_sigterm(server_process) -> None:
+    server = await start_process()  # the offline backend
+    server_process.append(server)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{server.url}/healthz") as response:
+            assert response.status == 200
+        async with session.post(
+            f"{server.url}/api/completions", json={"messages": USER}
+        ) as response:
+            assert response.status == 200
+            assert await response.text()
+    assert server.url.startswith("http://127.0.0.1:")
+    assert await server.stop() == 0
