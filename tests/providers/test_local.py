@@ -304,7 +304,7 @@ def test_a_question_that_starts_with_hello_is_still_answered() -> None:
 def test_another_model_name_is_answered_and_named_honestly() -> None:
     text = answer(user("Hello"), "gpt-3.5-turbo")
     assert text.startswith(_local_text.GREETING)
-    assert "You asked for model `gpt-3.5-turbo`" in text
+    assert "You asked for model `gpt-3.5-turbo`, but this is the offline assistant" in text
     assert "acytoo-docs-offline" in text
     # Documentation answers are the same whatever the model.
     question = user("rate limit")

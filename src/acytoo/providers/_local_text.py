@@ -46,6 +46,6 @@ THANKS = "You're welcome! Ask me anything else about acytoo.\n"
 def model_note(model: str) -> str:
     """A line saying which model answered when the caller asked for another one."""
     return (
-        f"\n(You asked for model `{model}`; this answer comes from the offline "
-        "assistant `acytoo-docs-offline`, because no other backend was used.)\n"
+        f"\n(You asked for model `{model}`, but this is the offline assistant "
+        "`acytoo-docs-offline`: it answers only from acytoo's documentation.)\n"
     )
