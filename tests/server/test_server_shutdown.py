@@ -30,9 +30,10 @@ class ServerProcess:
         return await asyncio.wait_for(self.process.wait(), timeout)
 
 
-async def start_process(*args: str) -> ServerProcess:
+async def start_process(*args: str, **environment: str) -> ServerProcess:
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env.pop("OPENAI_API_KEY", None)
+    env.update(environment)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -146,4 +147,21 @@ async def test_idle_server_exits_0_on_sigterm(server_process) -> None:
             assert response.status == 200
             assert await response.text()
     assert server.url.startswith("http://127.0.0.1:")
+    assert await server.stop() == 0
+
+
+async def test_secrets_from_the_environment(server_process) -> None:
+    server = await start_process(ACYTOO_SERVER_PASSWORD="pw", ACYTOO_SERVER_API_KEY="k1 k2")
+    server_process.append(server)
+    url = f"{server.url}/api/completions"
+    async with aiohttp.ClientSession() as session:
+        for password, status in (("", 401), ("nope", 401), ("pw", 200), ("k2", 200)):
+            body = {"messages": USER, "password": password}
+            async with session.post(url, json=body) as response:
+                assert response.status == status
+                await response.read()
+        for token, status in (("x", 401), ("k1", 200), ("pw", 200)):
+            headers = {"Authorization": f"Bearer {token}"}
+            async with session.get(f"{server.url}/v1/models", headers=headers) as response:
+                assert response.status == status
     assert await server.stop() == 0
