@@ -142,6 +142,8 @@ class ReceivedRequest:
     path: str
     headers: CIMultiDictProxy[str]
     body: bytes
+    peer: tuple[str, int] | None = None
+    """The client's address and port: the same port means a reused connection."""
 
     @property
     def json(self) -> Any:
@@ -234,6 +236,8 @@ class OpenAIUpstream:
         self.api_keys: set[str] = set()
         """When non-empty, other bearer tokens get 401 (before any scripted reply)."""
         self.port = 0
+        self.received = asyncio.Event()
+        """Set when a request has arrived (clear it to wait for the next)."""
         self.disconnected = asyncio.Event()
         """Set when a client left before its response was finished."""
         self.streaming = asyncio.Event()
@@ -272,7 +276,8 @@ class OpenAIUpstream:
         self._call(self._release.set)
 
     def reset_events(self) -> None:
-        """Clear ``disconnected``, ``streaming`` and the release flag."""
+        """Clear ``received``, ``disconnected``, ``streaming`` and the release flag."""
+        self._call(self.received.clear)
         self._call(self.disconnected.clear)
         self._call(self.streaming.clear)
         self._call(self._release.clear)
@@ -328,8 +333,10 @@ class OpenAIUpstream:
             path=request.path,
             headers=CIMultiDictProxy(CIMultiDict(request.headers)),
             body=await request.read(),
+            peer=_peer(request),
         )
         self.requests.append(received)
+        self.received.set()
         return received
 
     def _unauthorized(self, received: ReceivedRequest) -> JSONReply | None:
@@ -421,6 +428,11 @@ def _event_text(event: Event) -> str:
     if isinstance(event, str):
         return event
     return f"data: {json.dumps(event, ensure_ascii=False)}\n\n"
+
+
+def _peer(request: web.Request) -> tuple[str, int] | None:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return (peer[0], peer[1]) if peer else None
 
 
 def _json_response(reply: JSONReply) -> web.Response:
