@@ -17,7 +17,13 @@ import acytoo
 from acytoo import InvalidRequestError, Local
 from acytoo.providers import _local_text
 from acytoo.providers._bm25 import K1, B, SearchIndex, build_postings, stem, terms
-from acytoo.providers._docs_build import INDEX_PATH, build_index, corpus_files, dumps_index
+from acytoo.providers._docs_build import (
+    INDEX_PATH,
+    build_index,
+    corpus_files,
+    dumps_index,
+    rebase_links,
+)
 from acytoo.providers._markdown import slugify, split_sections
 from acytoo.providers.local import MODEL, answer, iter_chunks, load_index
 
@@ -201,6 +207,20 @@ def test_slugify_matches_github_anchors() -> None:
     assert slugify("Browsing the history: `acytoo logs`") == "browsing-the-history-acytoo-logs"
 
 
+def test_relative_links_are_rebased_to_the_repository_root() -> None:
+    markdown = "[a](#codes) [b](cli.md#exit-codes) [c](https://example.org/x) [d](../README.md)"
+    assert rebase_links("docs/server.md", markdown) == (
+        "[a](docs/server.md#codes) [b](docs/cli.md#exit-codes) "
+        "[c](https://example.org/x) [d](README.md)"
+    )
+    assert rebase_links("README.md", "[l](docs/library.md)") == "[l](docs/library.md)"
+
+
+def test_quoted_passages_link_from_the_repository_root() -> None:
+    text = answer(user("set a password on the server"))
+    assert "(docs/server.md#protecting-the-server-with-a-password)" in text
+
+
 # -- ranking quality on realistic questions ----------------------------------------
 
 TOP_ANSWERS = [
@@ -221,14 +241,20 @@ TOP_ANSWERS = [
         "docs/troubleshooting.md § Unclosed client session warnings",
     ),
     ("continue the last conversation", "docs/cli.md § Continuing a conversation"),
+    ("ACYTOO_DB", "docs/cli.md § Conversation history"),
+    ("python openai client against acytoo serve", "docs/server.md § The OpenAI endpoint"),
+    ("what endpoints does the server have", "docs/server.md § Endpoints"),
 ]
 ALSO_ANSWERED = [
     ("timeout", "docs/library.md § Timeouts"),
     ("how do I set a timeout", "docs/library.md § Timeouts"),
     ("what models are available", "docs/server.md § Models"),
     ("jupyter notebook", "docs/library.md § Synchronous use in scripts and notebooks"),
-    ("ACYTOO_DB", "docs/cli.md § Environment variables"),
-    ("use the openai python sdk with the server", "docs/server.md § The OpenAI endpoint"),
+    (
+        "use the openai python sdk with the server",
+        "docs/faq.md § Can I use the OpenAI SDK with acytoo?",
+    ),
+    ("what endpoints does the server have", "docs/server.md § The OpenAI endpoint"),
 ]
 
 

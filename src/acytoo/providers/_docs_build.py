@@ -7,19 +7,30 @@ checks the packaged index is up to date; never imported when answering.
 from __future__ import annotations
 
 import json
+import posixpath
+import re
 from pathlib import Path
 from typing import Any
 
 from ._bm25 import K1, B, build_postings
 from ._markdown import Section, split_sections
 
-__all__ = ["INDEX_FORMAT", "INDEX_PATH", "build_index", "corpus_files", "dumps_index"]
+__all__ = [
+    "INDEX_FORMAT",
+    "INDEX_PATH",
+    "build_index",
+    "corpus_files",
+    "dumps_index",
+    "rebase_links",
+]
 
 INDEX_FORMAT = 1
 INDEX_PATH = Path(__file__).with_name("_docs_index.json")
 # Measured figures change with every benchmark run and answer no question a
 # user asks the assistant; leaving them out also keeps the index stable.
 _EXCLUDED = frozenset({"docs/benchmarks.md"})
+# Markdown links that are relative to the page: "[x](#anchor)", "[x](cli.md#codes)".
+_RELATIVE_LINK = re.compile(r"\]\((?![a-z][a-z0-9+.-]*:|/)([^)\s]*)\)", re.IGNORECASE)
 
 
 def corpus_files(root: Path) -> list[str]:
@@ -34,7 +45,7 @@ def build_index(root: Path) -> dict[str, Any]:
     sections: list[Section] = []
     for name in corpus_files(root):
         text = (root / name).read_text(encoding="utf-8")
-        sections.extend(split_sections(name, text))
+        sections.extend(split_sections(name, rebase_links(name, text)))
     idf, postings = build_postings(
         [(section.text, section.path[:-1], section.title) for section in sections]
     )
@@ -49,6 +60,23 @@ def build_index(root: Path) -> dict[str, Any]:
         "idf": idf,
         "postings": postings,
     }
+
+
+def rebase_links(source: str, markdown: str) -> str:
+    """Relative links made relative to the repository root, as quoted passages need.
+
+    An answer quotes a section out of its page, so ``[x](#anchor)`` in
+    docs/server.md becomes ``[x](docs/server.md#anchor)``.
+    """
+    folder = posixpath.dirname(source)
+
+    def rebase(match: re.Match[str]) -> str:
+        target = match.group(1)
+        if target.startswith("#"):
+            return f"]({source}{target})"
+        return f"]({posixpath.normpath(posixpath.join(folder, target))})"
+
+    return _RELATIVE_LINK.sub(rebase, markdown)
 
 
 def dumps_index(index: dict[str, Any]) -> str:

@@ -40,7 +40,7 @@ MIN_COVERAGE = 0.5
 MIN_STRENGTH = 0.3
 # Further passages are added while they score this close to the best one and
 # the answer stays short enough to read.
-RELATED_RATIO = 0.75
+RELATED_RATIO = 0.85
 MAX_PASSAGES = 3
 WORD_BUDGET = 400
 # Sections already cited earlier in the conversation make way for new ones.
