@@ -140,6 +140,13 @@ TARGET = URL("http://api.example.test/api/completions")
         (None, {"HTTP_PROXY": "http://env:1", "NO_PROXY": "example.test"}, None),
         (None, {"HTTP_PROXY": "http://env:1", "NO_PROXY": ".example.test"}, None),
         (None, {"HTTP_PROXY": "http://env:1", "NO_PROXY": "other.test"}, "http://env:1"),
+        (None, {"ALL_PROXY": "socks5://all:1", "NO_PROXY": "*"}, None),
+        (None, {"HTTP_PROXY": "http://upper:1", "http_proxy": "http://lower:1"}, "http://lower:1"),
+        (None, {"HTTP_PROXY": "http://upper:1", "http_proxy": ""}, None),
+        (None, {"HTTP_PROXY": "http://upper:1", "ALL_PROXY": "socks5://all:1"}, "http://upper:1"),
+        # httpoxy: under CGI, HTTP_PROXY may come from a request header; ignore it.
+        (None, {"HTTP_PROXY": "http://upper:1", "REQUEST_METHOD": "GET"}, None),
+        (None, {"http_proxy": "http://lower:1", "REQUEST_METHOD": "GET"}, "http://lower:1"),
     ],
 )
 def test_resolve_proxy(
@@ -160,3 +167,10 @@ def test_resolve_proxy(
 def test_resolve_proxy_rejects(proxy: Any) -> None:
     with pytest.raises(acytoo.InvalidRequestError):
         resolve_proxy(TARGET, proxy)
+
+
+def test_resolve_proxy_uses_the_target_scheme(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://plain:1")
+    monkeypatch.setenv("HTTPS_PROXY", "http://secure:1")
+    assert str(resolve_proxy(URL("https://api.example.test/"), None)) == "http://secure:1"
+    assert str(resolve_proxy(URL("http://api.example.test/"), None)) == "http://plain:1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import urllib.request
 
 from yarl import URL
@@ -40,8 +41,26 @@ def resolve_proxy(target: URL, proxy: str | None) -> URL | None:
 
 
 def _proxy_from_environment(target: URL) -> str | None:
-    host = target.host or ""
-    if urllib.request.proxy_bypass_environment(host):  # type: ignore[attr-defined]
+    # Looks up only the variables that matter: urllib's getproxies_environment()
+    # scans the whole environment, which cost more than the rest of a small
+    # request's client-side work (see docs/benchmarks.md).
+    proxy = _environment(f"{target.scheme}_proxy") or _environment("all_proxy")
+    if not proxy:
         return None
-    proxies = urllib.request.getproxies_environment()
-    return proxies.get(target.scheme) or proxies.get("all")
+    no_proxy = _environment("no_proxy")
+    if no_proxy and urllib.request.proxy_bypass_environment(  # type: ignore[attr-defined]
+        target.host or "", {"no": no_proxy}
+    ):
+        return None
+    return proxy
+
+
+def _environment(name: str) -> str | None:
+    """``name`` or its upper-case form; as in urllib, lower case wins, even when empty."""
+    value = os.environ.get(name)
+    if value is not None:
+        return value or None
+    if name == "http_proxy" and "REQUEST_METHOD" in os.environ:
+        # CGI: HTTP_PROXY may have come from a client's "Proxy:" header (httpoxy).
+        return None
+    return os.environ.get(name.upper()) or None
