@@ -1,0 +1,296 @@
+"""``acytoo chat``: one-shot, piped and interactive chat."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from . import exit_codes
+from .config import PROVIDERS, ConfigError, Settings, Target, resolve
+from .render import Renderer, error, make_renderer, notice
+
+if TYPE_CHECKING:
+    from ..store import Conversation, Store
+    from ._conversation import ChatSession
+    from ._provider import ProviderCall
+
+__all__ = ["chat"]
+
+_FALLBACK_NOTICE = (
+    "no service configured (--url, ACYTOO_URL or {config}); "
+    "answering with the built-in offline assistant ({model})"
+)
+
+
+@click.command(epilog=exit_codes.EPILOG)
+@click.argument("prompt", nargs=-1)
+@click.option("-s", "--system", help="System prompt (instructions for the model).")
+@click.option("-m", "--model", help="Model to ask (default: the service's default).")
+@click.option(
+    "-t", "--temperature", type=click.FloatRange(0, 2), help="Sampling temperature, 0 to 2."
+)
+@click.option("--url", help="Base URL of the service (also ACYTOO_URL).")
+@click.option(
+    "--provider",
+    type=click.Choice(PROVIDERS, case_sensitive=False),
+    help="Protocol: acytoo, openai (OpenAI-compatible, e.g. Ollama) or local (offline).",
+)
+@click.option("--proxy", help="Proxy URL: http://, socks5://, socks4:// (also ACYTOO_PROXY).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds to wait for the connection and between chunks.",
+)
+@click.option("--key", help="API key for the service (prefer ACYTOO_KEY: flags show in ps).")
+@click.option("--password", help="Password of a protected acytoo server (or ACYTOO_PASSWORD).")
+@click.option("--no-stream", is_flag=True, help="Print the answer only once it is complete.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object: text, model, timings, ids."
+)
+@click.option(
+    "-c", "--continue", "continue_", is_flag=True, help="Continue the latest conversation."
+)
+@click.option("--cid", type=int, metavar="ID", help="Continue conversation ID (see acytoo logs).")
+@click.option("--no-log", is_flag=True, help="Do not record this conversation.")
+def chat(
+    prompt: tuple[str, ...],
+    system: str | None,
+    model: str | None,
+    temperature: float | None,
+    url: str | None,
+    provider: str | None,
+    proxy: str | None,
+    timeout: float | None,
+    key: str | None,
+    password: str | None,
+    no_stream: bool,
+    as_json: bool,
+    continue_: bool,
+    cid: int | None,
+    no_log: bool,
+) -> None:
+    """Ask a question and stream the answer.
+
+    \b
+      acytoo chat "What is acytoo?"
+      git diff | acytoo chat "review this"      (stdin is appended to the prompt)
+      acytoo chat -c "and in Python?"           (continue the latest conversation)
+      acytoo chat                                (interactive session on a terminal)
+
+    In the interactive session Enter sends, Alt-Enter (or Esc then Enter) starts
+    a new line, Ctrl-C stops the answer, Ctrl-D exits; /new, /system TEXT,
+    /model NAME, /help and /exit are commands.
+
+    Where it sends: --url/--provider, else ACYTOO_URL/ACYTOO_PROVIDER, else the
+    config file ($XDG_CONFIG_HOME/acytoo/config.toml), else the built-in offline
+    assistant. A URL ending in /v1 means --provider openai unless told otherwise.
+    """
+    text = " ".join(prompt)
+    piped = _read_piped_stdin()
+    if piped is not None and piped.strip():
+        text = f"{text}\n\n{piped}" if text else piped
+    interactive = not text
+    if interactive and piped is not None:
+        raise click.UsageError("no prompt: pass one as an argument or on stdin")
+    if interactive and as_json:
+        raise click.UsageError("--json needs a prompt")
+    if continue_ and cid is not None:
+        raise click.UsageError("use either -c/--continue or --cid, not both")
+
+    target = _resolve(
+        Settings(
+            provider=provider,
+            url=url,
+            model=model,
+            system=system,
+            temperature=temperature,
+            timeout=timeout,
+            proxy=proxy,
+            key=key,
+            password=password,
+        )
+    )
+    from ._provider import provider_call
+
+    call = provider_call(target)
+    if target.fallback:
+        from .config import config_path
+
+        notice(
+            _FALLBACK_NOTICE.format(config=_home_relative(config_path()), model=call.default_model)
+        )
+
+    store = _open_store(no_log, reading=continue_ or cid is not None)
+    try:
+        conversation = _conversation_to_continue(store, continue_, cid)
+        session = _session(call, target, model, system, store if not no_log else None, conversation)
+        if interactive:
+            from .repl import run_repl
+
+            code = asyncio.run(run_repl(session))
+        else:
+            code = _one_shot(session, text, stream=not no_stream, as_json=as_json)
+    finally:
+        if store is not None:
+            store.close()
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+def _read_piped_stdin() -> str | None:
+    """The text piped to stdin, or ``None`` when stdin is a terminal (or closed)."""
+    stdin = sys.stdin
+    if stdin is None or stdin.closed:
+        return None
+    try:
+        if stdin.isatty():
+            return None
+        data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
+    except (OSError, ValueError):
+        return None
+    return data.decode("utf-8", errors="replace")
+
+
+def _resolve(flags: Settings) -> Target:
+    try:
+        return resolve(flags)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _home_relative(path: Path) -> str:
+    try:
+        return "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)
+
+
+def _open_store(no_log: bool, *, reading: bool) -> Store | None:
+    """The history store; with --no-log only to read a conversation to continue."""
+    from ..store import Store, default_db_path
+
+    if no_log and not (reading and default_db_path().exists()):
+        return None
+    try:
+        return Store()
+    except Exception as exc:
+        raise click.ClickException(
+            f"cannot open the history database {default_db_path()}: {exc} "
+            "(set ACYTOO_DB, or pass --no-log)"
+        ) from exc
+
+
+def _conversation_to_continue(
+    store: Store | None, continue_: bool, cid: int | None
+) -> Conversation | None:
+    if not continue_ and cid is None:
+        return None
+    wanted = cid
+    if wanted is None:
+        wanted = store.latest_conversation_id() if store is not None else None
+        if wanted is None:
+            raise click.UsageError("there is no conversation to continue yet")
+    conversation = store.conversation(wanted) if store is not None else None
+    if conversation is None:
+        raise click.UsageError(f"no conversation {wanted} (acytoo logs lists them)")
+    return conversation
+
+
+def _session(
+    call: ProviderCall,
+    target: Target,
+    model_flag: str | None,
+    system_flag: str | None,
+    store: Store | None,
+    conversation: Conversation | None,
+) -> ChatSession:
+    from ._conversation import ChatSession
+
+    # A continued conversation keeps its model and system prompt unless the
+    # flags say otherwise; environment and config apply to new ones.
+    model = model_flag
+    if model is None and conversation is not None and conversation.provider == call.name:
+        model = conversation.model
+    system = system_flag
+    if system is None and conversation is None:
+        system = target.system
+    session = ChatSession(
+        call, call.model(model or target.model), system=system, store=store, secrets=target.secrets
+    )
+    if conversation is not None:
+        session.resume(conversation)
+    return session
+
+
+def _one_shot(session: ChatSession, prompt: str, *, stream: bool, as_json: bool) -> int:
+    renderer: Renderer = _Silent() if as_json else make_renderer(stream)
+    outcome = asyncio.run(session.ask(prompt, renderer))
+    if isinstance(outcome.error, BrokenPipeError):
+        raise outcome.error  # the reader left (`| head`); the edge exits quietly
+    if as_json:
+        from ._conversation import describe_error
+
+        payload: dict[str, Any] = {
+            "text": outcome.text,
+            "model": session.model,
+            "provider": session.call.name,
+            "url": _public(session.call.url),
+            "conversation_id": session.conversation_id,
+            "complete": outcome.complete,
+            "timings": {
+                "first_chunk_ms": _round(outcome.first_chunk_ms),
+                "duration_ms": _round(outcome.duration_ms),
+            },
+            "error": describe_error(outcome.error, session.secrets) if outcome.error else None,
+        }
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    if outcome.interrupted:
+        notice("interrupted; the partial answer was kept")
+        return exit_codes.INTERRUPTED
+    if outcome.error is not None:
+        from ._conversation import describe_error
+
+        error(describe_error(outcome.error, session.secrets))
+        if _debug():
+            import traceback
+
+            traceback.print_exception(
+                type(outcome.error), outcome.error, outcome.error.__traceback__
+            )
+        return exit_codes.exit_code_for(outcome.error)
+    return exit_codes.OK
+
+
+class _Silent:
+    """Shows nothing (``--json`` prints the result at the end)."""
+
+    def start(self) -> None:
+        pass
+
+    def chunk(self, text: str) -> None:
+        pass
+
+    def finish(self, text: str) -> None:
+        pass
+
+
+def _public(url: str | None) -> str | None:
+    from ..store import public_url
+
+    return public_url(url)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _debug() -> bool:
+    from .main import debug_enabled
+
+    return debug_enabled()

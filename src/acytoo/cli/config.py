@@ -1,0 +1,315 @@
+"""Where the command line sends: flags, then environment, then the config file, then offline.
+
+Each setting is taken from the first place that has it:
+
+1. command-line flags (``--url``, ``--provider``, ``--key``, ...);
+2. environment variables: ``ACYTOO_URL``, ``ACYTOO_PROVIDER``, ``ACYTOO_MODEL``,
+   ``ACYTOO_KEY``, ``ACYTOO_PASSWORD``, ``ACYTOO_PROXY``;
+3. the config file, ``$XDG_CONFIG_HOME/acytoo/config.toml``
+   (``~/.config/acytoo/config.toml``; ``ACYTOO_CONFIG`` names another file);
+4. nothing configured: the built-in offline assistant (``local``), and the
+   command says so once on stderr.
+
+Config file keys (all optional)::
+
+    provider = "openai"            # acytoo | openai | local
+    url = "http://localhost:11434/v1"
+    model = "llama3.2"
+    system = "Answer briefly."
+    temperature = 0.7
+    timeout = 60                   # seconds (connect and idle)
+    proxy = "socks5://127.0.0.1:1080"
+    key = "sk-..."                 # the service's API key
+    password = "..."               # a password-protected acytoo server
+
+Nothing is sent anywhere the user did not name: ``acytoo`` and ``openai``
+need a URL (there is no built-in remote default).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+__all__ = [
+    "PROVIDERS",
+    "ConfigError",
+    "Settings",
+    "Target",
+    "config_path",
+    "load_config_file",
+    "resolve",
+]
+
+PROVIDERS = ("acytoo", "openai", "local")
+OFFLINE_MODEL = "acytoo-docs-offline"
+
+_KEYS: dict[str, type | tuple[type, ...]] = {
+    "provider": str,
+    "url": str,
+    "model": str,
+    "system": str,
+    "temperature": (int, float),
+    "timeout": (int, float),
+    "proxy": str,
+    "key": str,
+    "password": str,
+}
+# A blank or comment line, or `key = value  # comment` with a quoted or bare value.
+_TOML_LINE = re.compile(
+    r"""\s*(?:#.*)?|\s*(?P<key>[A-Za-z0-9_-]+)\s*=\s*"""
+    r"""(?P<value>"(?:[^"\\]|\\.)*"|'[^']*'|[^#\s]+)\s*(?:#.*)?"""
+)
+_ENVIRONMENT = {
+    "url": "ACYTOO_URL",
+    "provider": "ACYTOO_PROVIDER",
+    "model": "ACYTOO_MODEL",
+    "key": "ACYTOO_KEY",
+    "password": "ACYTOO_PASSWORD",
+    "proxy": "ACYTOO_PROXY",
+}
+
+
+class ConfigError(Exception):
+    """A setting is invalid; the message is one line meant for the user."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings from one source; ``None`` means "not set here"."""
+
+    provider: str | None = None
+    url: str | None = None
+    model: str | None = None
+    system: str | None = None
+    temperature: float | None = None
+    timeout: float | None = None
+    proxy: str | None = None
+    key: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """The resolved destination of a request, and how to talk to it.
+
+    ``key`` and ``password`` are secrets: never print, log or store them.
+    """
+
+    provider: str
+    url: str | None
+    model: str | None
+    system: str | None
+    temperature: float | None
+    timeout: float | None
+    proxy: str | None
+    key: str | None
+    password: str | None
+    fallback: bool
+    """True when nothing was configured and the offline assistant answers."""
+
+    def __repr__(self) -> str:  # keep secrets out of debug output
+        return f"Target(provider={self.provider!r}, url={self.url!r}, model={self.model!r})"
+
+    @property
+    def secrets(self) -> list[str]:
+        """Values that must never be shown: key, password, a proxy's password."""
+        values = [self.key, self.password]
+        if self.proxy:
+            values.append(urlsplit(self.proxy).password)
+        return [value for value in values if value]
+
+
+def config_path() -> Path:
+    """``$ACYTOO_CONFIG``, else ``$XDG_CONFIG_HOME/acytoo/config.toml``."""
+    override = os.environ.get("ACYTOO_CONFIG")
+    if override:
+        return Path(override).expanduser()
+    config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config_home) / "acytoo" / "config.toml"
+
+
+def load_config_file(path: Path | None = None) -> Settings:
+    """The settings in the config file (empty when it does not exist)."""
+    path = path or config_path()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Settings()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = parse_toml(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return _settings_from_mapping(data, str(path))
+
+
+def parse_toml(text: str) -> dict[str, Any]:
+    """The TOML document ``text``: tomllib on Python 3.11+, else a flat subset.
+
+    The fallback (Python 3.10, no extra dependency) reads what the config
+    file needs: ``key = value`` lines with strings, numbers and booleans,
+    comments and blank lines. Anything else raises ``ValueError``.
+    """
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib.loads(text)
+    return parse_flat_toml(text)
+
+
+def parse_flat_toml(text: str) -> dict[str, Any]:
+    """Top-level ``key = value`` TOML (strings, numbers, booleans, comments)."""
+    data: dict[str, Any] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        match = _TOML_LINE.fullmatch(line)
+        if match is None:
+            raise ValueError(f"line {number}: expected key = value")
+        if match["key"] is None:
+            continue
+        key, value = match["key"], match["value"].strip()
+        if key in data:
+            raise ValueError(f"line {number}: {key} is set twice")
+        data[key] = _toml_value(value, number)
+    return data
+
+
+def _toml_value(value: str, number: int) -> Any:
+    if value.startswith('"'):
+        return json.loads(value)  # a basic string's escapes are JSON's
+    if value.startswith("'") and value.endswith("'") and len(value) >= 2:
+        return value[1:-1]  # a literal string: no escapes
+    if value in ("true", "false"):
+        return value == "true"
+    try:
+        return int(value.replace("_", ""))
+    except ValueError:
+        pass
+    try:
+        return float(value.replace("_", ""))
+    except ValueError:
+        raise ValueError(f"line {number}: unsupported value {value!r}") from None
+
+
+def _settings_from_mapping(data: Mapping[str, Any], where: str) -> Settings:
+    unknown = sorted(set(data) - set(_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(_KEYS)}"
+        )
+    values: dict[str, Any] = {}
+    for name in data:
+        value: Any = data[name]
+        expected = _KEYS[name]
+        if isinstance(value, bool) or not isinstance(value, expected):
+            kind = "a string" if expected is str else "a number"
+            raise ConfigError(f"{where}: {name} must be {kind}")
+        values[name] = value if expected is str else float(cast(float, value))
+    return Settings(**values)
+
+
+def _environment_settings() -> Settings:
+    values: dict[str, Any] = {
+        name: os.environ.get(variable) or None for name, variable in _ENVIRONMENT.items()
+    }
+    return Settings(**values)
+
+
+def _first(*values: Any) -> Any:
+    return next((value for value in values if value is not None), None)
+
+
+def resolve(flags: Settings, *, environ: bool = True, config_file: bool = True) -> Target:
+    """Merge the sources (flags first) into a :class:`Target`, validating it.
+
+    Raises :class:`ConfigError` with a one-line message.
+    """
+    sources = [flags]
+    if environ:
+        sources.append(_environment_settings())
+    if config_file:
+        sources.append(load_config_file())
+
+    def pick(name: str) -> Any:
+        return _first(*(getattr(source, name) for source in sources))
+
+    provider: str | None = pick("provider")
+    url: str | None = pick("url")
+    fallback = False
+    if provider is not None:
+        provider = provider.strip().lower()
+        if provider not in PROVIDERS:
+            raise ConfigError(
+                f"unknown provider {provider!r}; choose one of {', '.join(PROVIDERS)}"
+            )
+    if provider is None:
+        if url is None:
+            provider, fallback = "local", True
+        else:
+            provider = guess_provider(url)
+    if provider == "local":
+        url = None
+    elif url is None:
+        raise ConfigError(
+            f"provider {provider!r} needs a URL: pass --url, set ACYTOO_URL or "
+            f"url in {config_path()}"
+        )
+    else:
+        url = validate_url(url)
+    temperature = pick("temperature")
+    if temperature is not None:
+        validate_temperature(temperature)
+    timeout = pick("timeout")
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise ConfigError(f"timeout must be a positive number of seconds, not {timeout}")
+    proxy = pick("proxy")
+    if proxy is not None:
+        validate_url(proxy, "proxy", ("http", "https", "socks4", "socks4a", "socks5", "socks5h"))
+    return Target(
+        provider=provider,
+        url=url,
+        model=pick("model") or None,
+        system=pick("system"),
+        temperature=temperature,
+        timeout=timeout,
+        proxy=proxy,
+        key=pick("key"),
+        password=pick("password"),
+        fallback=fallback,
+    )
+
+
+def guess_provider(url: str) -> str:
+    """``openai`` for a URL whose path ends in ``/v1`` (Ollama, vLLM, ...), else ``acytoo``."""
+    path = urlsplit(url).path.rstrip("/")
+    return "openai" if path.endswith("/v1") else "acytoo"
+
+
+def validate_url(url: str, what: str = "url", schemes: tuple[str, ...] = ("http", "https")) -> str:
+    """``url`` if it is absolute with an accepted scheme and a host, else :class:`ConfigError`."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ConfigError(f"invalid {what} {url!r}: {exc}") from None
+    if parts.scheme.lower() not in schemes or not parts.hostname:
+        raise ConfigError(
+            f"invalid {what} {url!r}: expected {'/'.join(schemes)}://host[:port][/path]"
+        )
+    return url.strip()
+
+
+def validate_temperature(value: float) -> float:
+    """``value`` if it is within [0, 2], else :class:`ConfigError`."""
+    if not (math.isfinite(value) and 0 <= value <= 2):
+        raise ConfigError(f"temperature must be between 0 and 2, not {value}")
+    return value

@@ -1,0 +1,158 @@
+"""``acytoo logs``: the conversation history kept in SQLite."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from . import exit_codes
+
+if TYPE_CHECKING:
+    from ..store import Conversation, Store
+
+__all__ = ["logs"]
+
+_FIRST_WORDS = 60
+
+
+@click.group(invoke_without_command=True, epilog=exit_codes.EPILOG)
+@click.option("-n", "--count", default=20, show_default=True, help="How many (0: all).")
+@click.option("--json", "as_json", is_flag=True, help="Export them, with their messages, as JSON.")
+@click.pass_context
+def logs(ctx: click.Context, count: int, as_json: bool) -> None:
+    """List recent conversations: id, time, model and first words.
+
+    The history lives in $ACYTOO_DB, else $XDG_DATA_HOME/acytoo/logs.db
+    (see `acytoo logs path`).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if count < 0:
+        raise click.BadParameter("must be 0 or more", param_hint="-n")
+    store = _open(create=False)
+    if store is None:
+        if as_json:
+            click.echo("[]")
+        else:
+            click.echo("No conversations yet.", err=True)
+        return
+    with store:
+        summaries = store.recent(count or None)
+        if as_json:
+            exported = [store.export(summary.id) for summary in summaries]
+            click.echo(json.dumps(exported, ensure_ascii=False, indent=2))
+            return
+    if not summaries:
+        click.echo("No conversations yet.", err=True)
+        return
+    width = max(len(str(s.id)) for s in summaries)
+    model_width = min(28, max(len(s.model or "-") for s in summaries))
+    for summary in summaries:
+        words = summary.first_words
+        if len(words) > _FIRST_WORDS:
+            words = words[: _FIRST_WORDS - 1].rstrip() + "…"
+        click.echo(
+            f"{summary.id:>{width}}  {_local_time(summary.updated_at)}  "
+            f"{(summary.model or '-'):<{model_width}}  {words}"
+        )
+
+
+@logs.command()
+@click.argument("conversation_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print it as one JSON object.")
+def show(conversation_id: str, as_json: bool) -> None:
+    """Show conversation ID (or `latest`) with every message."""
+    store = _open(create=False)
+    if store is None:
+        raise click.UsageError("there are no conversations yet")
+    with store:
+        wanted = _conversation_id(store, conversation_id)
+        if as_json:
+            click.echo(json.dumps(store.export(wanted), ensure_ascii=False, indent=2))
+            return
+        conversation = store.conversation(wanted)
+    assert conversation is not None
+    _print_conversation(conversation)
+
+
+@logs.command()
+def path() -> None:
+    """Print where the history database is."""
+    from ..store import default_db_path
+
+    click.echo(str(default_db_path()))
+
+
+def _open(*, create: bool) -> Store | None:
+    from ..store import Store, default_db_path
+
+    db_path = default_db_path()
+    if not create and not db_path.exists():
+        return None
+    try:
+        return Store(db_path)
+    except Exception as exc:
+        raise click.ClickException(f"cannot open the history database {db_path}: {exc}") from exc
+
+
+def _conversation_id(store: Store, value: str) -> int:
+    if value in ("latest", "last"):
+        latest = store.latest_conversation_id()
+        if latest is None:
+            raise click.UsageError("there are no conversations yet")
+        return latest
+    try:
+        wanted = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a conversation id", param_hint="ID") from None
+    if store.conversation(wanted) is None:
+        raise click.UsageError(f"no conversation {wanted} (acytoo logs lists them)")
+    return wanted
+
+
+def _print_conversation(conversation: Conversation) -> None:
+    exchanges = {exchange.id: exchange for exchange in conversation.exchanges}
+    out = sys.stdout
+    out.write(
+        f"Conversation {conversation.id} · started {_local_time(conversation.created_at)}"
+        f" · {len(conversation.messages)} messages\n"
+    )
+    for message in conversation.messages:
+        details: list[str] = [_local_time(message.created_at, seconds=True)]
+        exchange = exchanges.get(message.exchange_id) if message.exchange_id else None
+        if message.role == "assistant" and exchange is not None:
+            details.append(f"{exchange.model} via {exchange.provider}")
+            if exchange.url:
+                details.append(exchange.url)
+            if exchange.first_chunk_ms is not None:
+                details.append(f"first chunk {exchange.first_chunk_ms:.0f} ms")
+            if exchange.duration_ms is not None:
+                details.append(f"{exchange.duration_ms / 1000:.1f} s")
+        out.write(f"\n── {message.role} · {' · '.join(details)}\n")
+        out.write(message.content.rstrip("\n") + "\n")
+        if message.incomplete:
+            reason = exchange.error if exchange is not None and exchange.error else "incomplete"
+            out.write(f"[incomplete: {reason}]\n")
+        if (
+            message.role == "user"
+            and exchange is not None
+            and exchange.error
+            and not any(
+                m.exchange_id == exchange.id and m.role == "assistant"
+                for m in conversation.messages
+            )
+        ):
+            out.write(f"[no answer: {exchange.error}]\n")
+    out.flush()
+
+
+def _local_time(stamp: str, *, seconds: bool = False) -> str:
+    try:
+        moment = datetime.datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
