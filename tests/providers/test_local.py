@@ -97,6 +97,7 @@ def test_index_file_is_compact_json_with_precomputed_weights() -> None:
         (["status", "statuses"], "status"),
         (["code", "codes"], "cod"),
         (["run", "running"], "run"),
+        (["compatible", "compatibility"], "compatibl"),
     ],
 )
 def test_stemmer_folds_the_forms_of_a_word_together(forms: list[str], stem_: str) -> None:
@@ -235,7 +236,7 @@ TOP_ANSWERS = [
     ("rate limit", "docs/server.md § Rate limiting"),
     ("how do I install it", "docs/index.md § Installing"),
     ("cancel a stream", "docs/library.md § Cancellation and cleanup"),
-    ("graceful shutdown on SIGTERM", "docs/server.md § Disconnects and graceful shutdown"),
+    ("graceful shutdown on SIGTERM", "docs/server.md § Stopping the server (graceful shutdown)"),
     (
         "Unclosed client session warning",
         "docs/troubleshooting.md § Unclosed client session warnings",
@@ -244,6 +245,9 @@ TOP_ANSWERS = [
     ("ACYTOO_DB", "docs/cli.md § Conversation history"),
     ("python openai client against acytoo serve", "docs/server.md § The OpenAI endpoint"),
     ("what endpoints does the server have", "docs/server.md § Endpoints"),
+    ("how do I stop the server", "docs/server.md § Stopping the server (graceful shutdown)"),
+    ("change the model in interactive mode", "docs/cli.md § Interactive chat"),
+    ("gpt4free compatibility", "docs/faq.md § Is it compatible with gpt4free's Acytoo provider?"),
 ]
 ALSO_ANSWERED = [
     ("timeout", "docs/library.md § Timeouts"),
@@ -254,7 +258,9 @@ ALSO_ANSWERED = [
         "use the openai python sdk with the server",
         "docs/faq.md § Can I use the OpenAI SDK with acytoo?",
     ),
-    ("what endpoints does the server have", "docs/server.md § The OpenAI endpoint"),
+    ("SSE", "docs/server.md § Endpoints"),
+    ("What is acytoo?", "docs/faq.md § What is acytoo?"),
+    ("errors", "docs/library.md § Errors"),
 ]
 
 

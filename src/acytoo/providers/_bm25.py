@@ -90,6 +90,8 @@ def stem(word: str) -> str:
         word = word[:-2]
     elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
         word = word[:-1]
+    if word.endswith("bility"):
+        word = word[:-6] + "ble"  # compatibility -> compatible
     for suffix in ("ations", "ation", "ing", "ed", "ly"):
         if word.endswith(suffix):
             base = word[: -len(suffix)]

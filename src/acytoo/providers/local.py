@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar
 
 from .._base_errors import InvalidRequestError
@@ -45,6 +46,10 @@ MAX_PASSAGES = 3
 WORD_BUDGET = 400
 # Sections already cited earlier in the conversation make way for new ones.
 CITED_PENALTY = 0.5
+# A section whose whole title is in the question ("rate limit" -> "Rate
+# limiting") is what the question names; BM25 alone cannot tell it from a
+# longer section using the same words, notably for words found everywhere.
+TITLE_MATCH_BOOST = 1.25
 
 _ACCEPTED_OPTIONS = frozenset(
     # Transport options are accepted so that Local can stand in for an HTTP
@@ -103,6 +108,10 @@ class DocSection:
     @property
     def label(self) -> str:
         return f"{self.source} § {self.title}"
+
+    @cached_property
+    def title_terms(self) -> frozenset[str]:
+        return frozenset(terms(self.title))
 
 
 @dataclass(frozen=True)
@@ -230,15 +239,15 @@ def _rank(index: DocsIndex, user_turns: list[str], cited: set[str]) -> list[Matc
             weights[term] = max(weights.get(term, 0.0), weight)
     for term in focus:
         weights[term] = 1.0
-    matches = index.search.search(weights, focus)
-    if cited:
-        matches = [
-            Match(m.section, m.score * CITED_PENALTY, m.coverage, m.strength)
-            if index.sections[m.section].label in cited
-            else m
-            for m in matches
-        ]
-        matches.sort(key=lambda match: (-match.score, match.section))
+    focus_set = set(focus)
+    matches = []
+    for match in index.search.search(weights, focus):
+        section = index.sections[match.section]
+        factor = CITED_PENALTY if section.label in cited else 1.0
+        if section.title_terms and section.title_terms <= focus_set:
+            factor *= TITLE_MATCH_BOOST
+        matches.append(Match(match.section, match.score * factor, match.coverage, match.strength))
+    matches.sort(key=lambda match: (-match.score, match.section))
     relevant = [m for m in matches if m.coverage >= MIN_COVERAGE and m.strength >= MIN_STRENGTH]
     if not relevant:
         return []
