@@ -118,17 +118,19 @@ def chat(
     from ._provider import provider_call
 
     call = provider_call(target)
-    if target.fallback:
-        from .config import config_path
-
-        notice(
-            _FALLBACK_NOTICE.format(config=_home_relative(config_path()), model=call.default_model)
-        )
 
     store = _open_store(no_log, reading=continue_ or cid is not None)
     try:
         conversation = _conversation_to_continue(store, continue_, cid)
         session = _session(call, target, model, system, store if not no_log else None, conversation)
+        if target.fallback:
+            from .config import config_path
+
+            notice(
+                _FALLBACK_NOTICE.format(
+                    config=_home_relative(config_path()), model=call.default_model
+                )
+            )
         if interactive:
             from .repl import run_repl
 
