@@ -208,6 +208,13 @@ SSE_VARIANTS: dict[str, SSEReply] = {
         [*text_events(PIECES), "data: [DONE]\n\n", f"data: {json.dumps(chunk('late'))}\n\n"],
         done=False,
     ),
+    "whitespace around the JSON and empty events": SSEReply(
+        [
+            "data:\n\n",
+            "data: \n\n",
+            *(f"data:   {json.dumps(c)} \t\n\n" for c in text_events(PIECES)),
+        ]
+    ),
     "no Content-Type charset, other SSE type": SSEReply(
         text_events(PIECES), content_type="text/event-stream; charset=utf-8"
     ),
@@ -317,6 +324,14 @@ async def test_non_json_data_raises_a_clear_stream_error(openai_upstream: OpenAI
     openai_upstream.reply(SSEReply([chunk("ok"), "data: <html>oops</html>\n\n"]))
     received: list[str] = []
     with pytest.raises(acytoo.StreamError, match=r"not JSON.*<html>oops</html>"):
+        await collect_until_error(openai_upstream, received)
+    assert received == ["ok"]
+
+
+async def test_data_after_the_json_raises_stream_error(openai_upstream: OpenAIUpstream) -> None:
+    openai_upstream.reply(SSEReply([chunk("ok"), f"data: {json.dumps(chunk('x'))} tail\n\n"]))
+    received: list[str] = []
+    with pytest.raises(acytoo.StreamError, match="not JSON"):
         await collect_until_error(openai_upstream, received)
     assert received == ["ok"]
 

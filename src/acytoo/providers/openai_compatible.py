@@ -34,6 +34,7 @@ _OPTIONS = ("base_url", "api_key", "temperature", "max_tokens")
 # this bounds the memory a misbehaving service can make us use.
 _MAX_JSON_BODY = 32 * 1024 * 1024
 _EXCERPT = 200
+_JSON = json.JSONDecoder()
 
 
 class OpenAICompatible(AsyncGeneratorProvider):
@@ -161,7 +162,7 @@ async def _stream_content(response: ResponseStream) -> AsyncGenerator[str, None]
     """
     decoder = SSEDecoder()
     feed = decoder.feed
-    loads = json.loads
+    decode = _JSON.raw_decode
     done = False
     async with contextlib.aclosing(response.iter_text()) as texts:
         async for text in texts:
@@ -178,7 +179,13 @@ async def _stream_content(response: ResponseStream) -> AsyncGenerator[str, None]
                     _check_named_event(event.event, data)
                     continue
                 try:
-                    content = loads(data)["choices"][0]["delta"]["content"]
+                    # raw_decode skips json.loads' checks and whitespace regexes;
+                    # anything unusual (whitespace, trailing data, no JSON, no
+                    # content) takes the careful path.
+                    chunk, end = decode(data)
+                    if end != len(data):
+                        raise ValueError
+                    content = chunk["choices"][0]["delta"]["content"]
                 except (LookupError, TypeError, ValueError):
                     content = _chunk_content(data)
                 if content and isinstance(content, str):
@@ -198,6 +205,8 @@ async def _stream_content(response: ResponseStream) -> AsyncGenerator[str, None]
 
 def _chunk_content(data: str) -> str | None:
     """``delta.content`` of a chunk taking the slow path, or :class:`StreamError`."""
+    if not data.strip():
+        return None  # an empty event: a keep-alive of sorts
     try:
         chunk = json.loads(data)
     except ValueError:
