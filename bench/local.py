@@ -7,6 +7,10 @@ loading the packaged index and getting the first chunk of an answer, next to
 ``python -c pass``; the import cost by ``python -X importtime``; and, in this
 process, the latency of answering a fixed list of questions (first chunk and
 whole answer, p50/p99). Prints a Markdown table for docs/benchmarks.md.
+
+The fresh interpreters use a bytecode cache (in a temporary directory), as an
+installed package has; a checkout run with PYTHONDONTWRITEBYTECODE=1 compiles
+every module from source on each start, which one row shows for comparison.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 
@@ -85,20 +90,32 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
 
 
+_CACHE = tempfile.mkdtemp(prefix="acytoo-bench-pycache-")
+CACHED = {
+    **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+    "PYTHONPYCACHEPREFIX": _CACHE,
+}
+UNCACHED = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
 def wall(arguments: list[str], runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(arguments, check=True, capture_output=True)
+        subprocess.run(arguments, check=True, capture_output=True, env=CACHED)
         times.append(time.perf_counter() - start)
     return times
 
 
-def cold(runs: int) -> dict[str, list[float]]:
+def cold(runs: int, env: dict[str, str]) -> dict[str, list[float]]:
     results: dict[str, list[float]] = {}
     for _ in range(runs):
         output = subprocess.run(
-            [sys.executable, "-c", _COLD_CHILD], check=True, capture_output=True, text=True
+            [sys.executable, "-c", _COLD_CHILD],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
         ).stdout
         row = json.loads(output)
         if row.pop("aiohttp"):
@@ -117,6 +134,7 @@ def import_time(module: str, runs: int) -> float:
             check=True,
             capture_output=True,
             text=True,
+            env=CACHED,
         ).stderr
         for line in stderr.splitlines():
             parts = [part.strip() for part in line.split("|")]
@@ -167,6 +185,9 @@ def main() -> None:
             os.path.dirname(sys.modules[Local.__module__].__file__ or ""), "_docs_index.json"
         )
     )
+    # Fill the bytecode cache once, as installing the package does.
+    cold(1, CACHED)
+    import_time("acytoo.providers.acytoo", 1)
     baseline = wall([sys.executable, "-c", "pass"], arguments.runs)
     offline = wall(
         [
@@ -177,7 +198,8 @@ def main() -> None:
         ],
         arguments.runs,
     )
-    cold_rows = cold(arguments.runs)
+    cold_rows = cold(arguments.runs, CACHED)
+    source_rows = cold(arguments.runs, UNCACHED)
     local_import = import_time("acytoo.providers.local", arguments.runs)
     acytoo_import = import_time("acytoo", arguments.runs)
     http_import = import_time("acytoo.providers.acytoo", arguments.runs)
@@ -202,6 +224,10 @@ def main() -> None:
         (
             "cold: import + load + first chunk (median / max)",
             f"{ms(statistics.median(cold_rows['total_first']))} / {ms(max(cold_rows['total_first']))}",
+        ),
+        (
+            "cold, no bytecode cache: import + load + first chunk (median)",
+            ms(statistics.median(source_rows["total_first"])),
         ),
         ("`-X importtime`: `acytoo.providers.local` (cumulative, median)", ms(local_import)),
         ("`-X importtime`: `acytoo` (lazy package, median)", ms(acytoo_import)),
