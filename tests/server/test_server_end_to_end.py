@@ -207,3 +207,13 @@ async def test_local_backend_answers_any_model_offline(start_server, http) -> No
     assert completion.choices[0].message.content
     async with http.get(f"{server.url}/healthz") as response:
         assert (await response.json())["backend"] == "Local"
+
+
+async def test_upstream_connection_limit_is_raised_while_serving(start_server) -> None:
+    from acytoo._transport import aclose_sessions, pooled_session
+
+    await aclose_sessions()
+    await start_server(upstream_connections=777)
+    session = await pooled_session(None)
+    assert session.connector is not None
+    assert session.connector.limit == 777

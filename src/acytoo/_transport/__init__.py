@@ -2,7 +2,7 @@
 
 from ._decoders import ServerSentEvent, SSEDecoder, TextDecoder
 from ._options import DEFAULT_MAX_RETRIES, RetryPolicy, Timeout
-from ._pool import aclose_sessions, pooled_session
+from ._pool import aclose_sessions, pooled_session, set_connection_limit
 from ._stream import HTTPRequest, ResponseStream, TransportOptions, error_detail, open_stream
 
 __all__ = [
@@ -19,4 +19,5 @@ __all__ = [
     "error_detail",
     "open_stream",
     "pooled_session",
+    "set_connection_limit",
 ]

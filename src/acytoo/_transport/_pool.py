@@ -18,9 +18,9 @@ from yarl import URL
 
 from ._proxy import SOCKS_PROXY_SCHEMES
 
-__all__ = ["aclose_sessions", "pooled_session"]
+__all__ = ["aclose_sessions", "pooled_session", "set_connection_limit"]
 
-_CONNECTION_LIMIT = 100
+_connection_limit = 100
 
 _LoopSessions = dict[str, aiohttp.ClientSession]
 _sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSessions] = (
@@ -48,16 +48,28 @@ async def pooled_session(proxy: URL | None) -> aiohttp.ClientSession:
         # socks5h/socks4a mean "let the proxy resolve names" (curl's convention).
         remote_dns = scheme in ("socks5h", "socks4a")
         connector: aiohttp.BaseConnector = ProxyConnector.from_url(
-            str(proxy.with_scheme(scheme.rstrip("ha"))), limit=_CONNECTION_LIMIT, rdns=remote_dns
+            str(proxy.with_scheme(scheme.rstrip("ha"))), limit=_connection_limit, rdns=remote_dns
         )
     else:
-        connector = aiohttp.TCPConnector(limit=_CONNECTION_LIMIT)
+        connector = aiohttp.TCPConnector(limit=_connection_limit)
     session = aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=True)
     per_loop[key] = session
     guard = _close_at_shutdown(session)
     await anext(guard)
     _guards.setdefault(loop, []).append(guard)
     return session
+
+
+def set_connection_limit(limit: int) -> int:
+    """Most connections per pooled session created from now on (0: no limit); returns the old one.
+
+    The server raises it: every stream it relays holds an upstream connection.
+    """
+    global _connection_limit
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ValueError("the connection limit must be an integer >= 0")
+    previous, _connection_limit = _connection_limit, limit
+    return previous
 
 
 async def _close_at_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:

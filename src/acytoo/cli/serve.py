@@ -135,6 +135,13 @@ def _parse_size(ctx: click.Context, param: click.Parameter, value: str) -> int:
     show_default=True,
     help="Logging level (access log lines are info).",
 )
+@click.option(
+    "--upstream-connections",
+    default=1024,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Most upstream connections at once (each stream in flight holds one; 0: no limit).",
+)
 @click.option("--no-access-log", is_flag=True, help="Do not log one line per request.")
 def serve(
     host: str,
@@ -154,6 +161,7 @@ def serve(
     rate_limit: str | None,
     grace_period: float,
     log_level: str,
+    upstream_connections: int,
     no_access_log: bool,
 ) -> None:
     """Serve the Acytoo protocol and an OpenAI-compatible API.
@@ -193,6 +201,7 @@ def serve(
             rate_limit=limit,
             grace_period=grace_period,
             access_log=not no_access_log,
+            upstream_connections=upstream_connections,
         )
     except InvalidRequestError as exc:
         raise click.UsageError(str(exc)) from None

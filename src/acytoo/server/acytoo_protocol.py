@@ -47,7 +47,12 @@ async def _stream_text(request: web.Request, answer: Answer) -> web.StreamRespon
         text = answer.first
         while text is not None:
             # "replace": a backend may yield a lone surrogate (from a JSON escape).
-            await response.write(text.encode("utf-8", "replace"))
+            data = text.encode("utf-8", "replace")
+            if answer.pump.finished:
+                # The last text and the end of the body in one write (one system call).
+                await response.write_eof(data)
+                return response
+            await response.write(data)
             try:
                 text = await answer.pump.next_batch()
             except Exception as exc:

@@ -41,6 +41,8 @@ class ServerConfig:
     rate_limit: RateLimit | None = None
     grace_period: float = 10.0
     access_log: bool = True
+    upstream_connections: int = 1024
+    """Most upstream connections at once (each relayed stream holds one); 0: no limit."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -51,6 +53,8 @@ class ServerConfig:
             raise InvalidRequestError("max_messages must be at least 1")
         if not (math.isfinite(self.grace_period) and self.grace_period >= 0):
             raise InvalidRequestError("grace_period must be a number of seconds >= 0")
+        if self.upstream_connections < 0:
+            raise InvalidRequestError("upstream_connections must be >= 0")
         if self.key_selection not in ("round-robin", "random"):
             raise InvalidRequestError("key_selection must be 'round-robin' or 'random'")
         if any(not key for key in self.upstream_keys):

@@ -131,6 +131,8 @@ async def _stream_events(
         while text is not None:
             sent += len(text)
             events.append(open_choice + '{"content":' + _dumps(text) + "}" + close_choice)
+            if answer.pump.finished:
+                break  # the end goes out in the same write
             await response.write(_encode("".join(events)))
             events.clear()
             try:
@@ -139,19 +141,18 @@ async def _stream_events(
                 log_failure(exc, after_text=True)
                 error = provider_failure(exc)
                 event = "data: " + _dumps(error_body(error, with_msg=False)) + "\n\n"
-                await response.write(_encode(event))
-                await response.write_eof()
+                await response.write_eof(_encode(event))
                 return response
-        tail = "".join(events) + open_choice + '{},"logprobs":null,"finish_reason":"stop"}]}\n\n'
+        events.append(open_choice + '{},"logprobs":null,"finish_reason":"stop"}]}\n\n')
         if completion.include_usage:
             usage = _dumps(_usage(completion, sent))
-            tail += "data: " + head + '[],"usage":' + usage + "}\n\n"
-        await response.write(_encode(tail + "data: [DONE]\n\n"))
+            events.append("data: " + head + '[],"usage":' + usage + "}\n\n")
+        events.append("data: [DONE]\n\n")
+        await response.write_eof(_encode("".join(events)))
     except ConnectionError:
-        return response
+        pass
     finally:
         await answer.pump.aclose()
-    await response.write_eof()
     return response
 
 

@@ -74,6 +74,14 @@ class ChunkPump:
             raise error
         return None
 
+    @property
+    def finished(self) -> bool:
+        """Whether the answer is over: the backend ended cleanly and everything was handed out.
+
+        Lets a handler send its last text together with the end of the response.
+        """
+        return self._done and not self._buffer and self._error is None
+
     async def aclose(self) -> None:
         """Stop the backend and wait until it has closed its upstream request."""
         if self._task.done():

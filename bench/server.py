@@ -1,0 +1,477 @@
+"""How much `acytoo serve` costs on top of going straight to the upstream.
+
+One run on loopback, three processes: a fast OpenAI-compatible upstream stub
+(a bare asyncio protocol answering from pre-built bytes), the server
+(``python -m acytoo.server --backend openai``, the real command, in its own
+process) and this client (aiohttp). Every workload runs straight against the
+stub ("direct") and through the server, for each endpoint where it applies:
+
+- ``acytoo``: ``POST /api/completions`` (plain text); direct is the stub's SSE stream;
+- ``openai-stream``: ``POST /v1/chat/completions`` with ``stream: true``;
+- ``openai``: ``POST /v1/chat/completions`` without streaming.
+
+Workloads: (a) 500 requests one at a time, (b) 2,000 small requests at
+concurrency 50, (c) one 20 MiB answer streamed in 1 KiB deltas, (d) 500
+concurrent streaming clients (10 events 50 ms apart each). The server's peak
+memory is its VmHWM. CPU time of the stub and the server during (b) shows
+which one is the bottleneck. Usage::
+
+    .venv/bin/python bench/server.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import platform
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import aiohttp
+
+MESSAGES = [{"role": "user", "content": "Say hello."}]
+SMALL_ANSWER = ["Hello", " from", " the", " stub", "!"]
+BIG_DELTA = "x" * 1023 + " "
+SLOW_EVENTS = 10
+SLOW_INTERVAL = 0.05
+
+
+# ---------------------------------------------------------------- the upstream stub
+
+
+def _event(content: str | None, *, role: bool = False, finish: bool = False) -> bytes:
+    delta: dict[str, str] = {}
+    if role:
+        delta["role"] = "assistant"
+    if content is not None:
+        delta["content"] = content
+    chunk = {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "stub",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": "stop" if finish else None}],
+    }
+    return b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\n\n"
+
+
+def _response(body: bytes, content_type: str) -> bytes:
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+    return head.encode() + body
+
+
+def stub_responses(big_mib: int) -> dict[str, bytes]:
+    small_sse = (
+        _event("", role=True)
+        + b"".join(_event(piece) for piece in SMALL_ANSWER)
+        + _event(None, finish=True)
+        + b"data: [DONE]\n\n"
+    )
+    completion = {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "stub",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "".join(SMALL_ANSWER)},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8},
+    }
+    big_event = _event(BIG_DELTA)
+    big_sse = (
+        _event("", role=True)
+        + big_event * (big_mib * 1024)
+        + _event(None, finish=True)
+        + b"data: [DONE]\n\n"
+    )
+    models = {"object": "list", "data": [{"id": "stub", "object": "model", "created": 0}]}
+    return {
+        "small-sse": _response(small_sse, "text/event-stream"),
+        "small-json": _response(json.dumps(completion).encode(), "application/json"),
+        "big-sse": _response(big_sse, "text/event-stream"),
+        "models": _response(json.dumps(models).encode(), "application/json"),
+    }
+
+
+class StubProtocol(asyncio.Protocol):
+    """HTTP/1.1 keep-alive with Content-Length bodies; answers from pre-built bytes."""
+
+    responses: ClassVar[dict[str, bytes]] = {}
+    tasks: ClassVar[set[asyncio.Task[None]]] = set()
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end].lower()
+            match = re.search(rb"content-length:\s*(\d+)", head)
+            length = int(match[1]) if match else 0
+            if len(self.buffer) < end + 4 + length:
+                return
+            body = self.buffer[end + 4 : end + 4 + length]
+            self.buffer = self.buffer[end + 4 + length :]
+            self.answer(head, body)
+
+    def answer(self, head: bytes, body: bytes) -> None:
+        assert self.transport is not None
+        if head.startswith(b"get"):
+            self.transport.write(self.responses["models"])
+            return
+        streaming = re.search(rb'"stream":\s*true', body) is not None
+        if b'"model": "slow"' in body or b'"model":"slow"' in body:
+            task = asyncio.ensure_future(self.slow_stream())
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        elif b'"model": "big"' in body or b'"model":"big"' in body:
+            self.transport.write(self.responses["big-sse"])
+        elif streaming:
+            self.transport.write(self.responses["small-sse"])
+        else:
+            self.transport.write(self.responses["small-json"])
+
+    async def slow_stream(self) -> None:
+        assert self.transport is not None
+        transport = self.transport
+        transport.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        events = [_event("", role=True)] + [_event(f"word{i} ") for i in range(SLOW_EVENTS)]
+        events += [_event(None, finish=True) + b"data: [DONE]\n\n"]
+        for index, event in enumerate(events):
+            if index > 1:
+                await asyncio.sleep(SLOW_INTERVAL)
+            if transport.is_closing():
+                return
+            transport.write(b"%x\r\n%s\r\n" % (len(event), event))
+        transport.write(b"0\r\n\r\n")
+
+
+def run_stub(big_mib: int, port_queue: Any) -> None:
+    StubProtocol.responses = stub_responses(big_mib)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(StubProtocol, "127.0.0.1", 0, backlog=2048)
+        port_queue.put(server.sockets[0].getsockname()[1])
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------- measuring
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    body: Callable[[str], dict[str, Any]]
+
+
+def targets(stub: str, server: str) -> dict[str, tuple[Target, Target]]:
+    """Per endpoint: (direct, through the server)."""
+
+    def chat(stream: bool) -> Callable[[str], dict[str, Any]]:
+        return lambda model: {"model": model, "messages": MESSAGES, "stream": stream}
+
+    def acytoo(model: str) -> dict[str, Any]:
+        return {"key": "", "model": model, "messages": MESSAGES, "temperature": 0.5, "password": ""}
+
+    direct_stream = Target("direct", f"{stub}/v1/chat/completions", chat(True))
+    return {
+        "acytoo": (direct_stream, Target("server", f"{server}/api/completions", acytoo)),
+        "openai-stream": (
+            direct_stream,
+            Target("server", f"{server}/v1/chat/completions", chat(True)),
+        ),
+        "openai": (
+            Target("direct", f"{stub}/v1/chat/completions", chat(False)),
+            Target("server", f"{server}/v1/chat/completions", chat(False)),
+        ),
+    }
+
+
+async def one_request(
+    session: aiohttp.ClientSession, target: Target, model: str = "stub"
+) -> tuple[float, float, int]:
+    """(seconds to the first body byte, seconds to the end, body bytes)."""
+    start = time.perf_counter()
+    first = 0.0
+    size = 0
+    async with session.post(target.url, json=target.body(model)) as response:
+        if response.status != 200:
+            raise RuntimeError(f"{target.url}: HTTP {response.status}: {await response.text()}")
+        async for chunk in response.content.iter_any():
+            if not first:
+                first = time.perf_counter() - start
+            size += len(chunk)
+    return first, time.perf_counter() - start, size
+
+
+async def read_answer(session: aiohttp.ClientSession, target: Target, parse: bool) -> float:
+    """Seconds to read the big answer; ``parse`` extracts the text from SSE like a client must."""
+    start = time.perf_counter()
+    chars = 0
+    async with session.post(target.url, json=target.body("big")) as response:
+        if parse:
+            async for line in response.content:
+                if line.startswith(b"data: {"):
+                    delta = json.loads(line[6:])["choices"][0]["delta"]
+                    chars += len(delta.get("content") or "")
+        else:
+            async for chunk in response.content.iter_any():
+                chars += len(chunk)
+    seconds = time.perf_counter() - start
+    if parse and chars < 1024:
+        raise RuntimeError(f"{target.url}: no answer text")
+    return seconds
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+async def sequential(session: aiohttp.ClientSession, target: Target, count: int) -> list[float]:
+    for _ in range(20):  # warm-up: connections, caches
+        await one_request(session, target)
+    return [(await one_request(session, target))[1] for _ in range(count)]
+
+
+async def concurrent(
+    session: aiohttp.ClientSession, target: Target, count: int, workers: int
+) -> tuple[float, list[float]]:
+    remaining = count
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            latencies.append((await one_request(session, target))[1])
+
+    await asyncio.gather(*(worker() for _ in range(workers)))  # warm-up
+    remaining = count
+    latencies.clear()
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return count / (time.perf_counter() - start), latencies
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def memory_kib(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} for {pid}")
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f}"
+
+
+async def run(stub: str, server: str, server_pid: int, stub_pid: int, args: Any) -> None:
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        endpoints = targets(stub, server)
+        print(f"Machine: {machine()}\n")
+        baseline_rss = memory_kib(server_pid, "VmRSS")
+
+        print(f"(a) {args.sequential} requests one at a time: latency ms")
+        print(
+            "| endpoint | direct p50 | direct p99 | server p50 | server p99 | added p50 | added p99 |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for name, (direct, through) in endpoints.items():
+            d = await sequential(session, direct, args.sequential)
+            t = await sequential(session, through, args.sequential)
+            print(
+                f"| {name} | {ms(percentile(d, 50))} | {ms(percentile(d, 99))} | "
+                f"{ms(percentile(t, 50))} | {ms(percentile(t, 99))} | "
+                f"{ms(percentile(t, 50) - percentile(d, 50))} | "
+                f"{ms(percentile(t, 99) - percentile(d, 99))} |"
+            )
+
+        print(f"\n(b) {args.requests} requests at concurrency {args.workers}")
+        print(
+            "| endpoint | direct req/s | server req/s | ratio | added p50 ms | added p99 ms | server CPU | stub CPU |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for name, (direct, through) in endpoints.items():
+            d_rate, d_lat = await concurrent(session, direct, args.requests, args.workers)
+            cpu = (cpu_seconds(server_pid), cpu_seconds(stub_pid), time.perf_counter())
+            t_rate, t_lat = await concurrent(session, through, args.requests, args.workers)
+            wall = time.perf_counter() - cpu[2]
+            server_cpu = (cpu_seconds(server_pid) - cpu[0]) / wall
+            stub_cpu = (cpu_seconds(stub_pid) - cpu[1]) / wall
+            print(
+                f"| {name} | {d_rate:,.0f} | {t_rate:,.0f} | {t_rate / d_rate:.2f}x | "
+                f"{ms(percentile(t_lat, 50) - percentile(d_lat, 50))} | "
+                f"{ms(percentile(t_lat, 99) - percentile(d_lat, 99))} | "
+                f"{server_cpu:.0%} | {stub_cpu:.0%} |"
+            )
+
+        print(f"\n(c) one {args.big_mib} MiB answer in 1 KiB deltas, best of {args.runs}")
+        print("| client | MiB/s of answer | vs direct parsed | vs direct bytes |")
+        print("|---|---:|---:|---:|")
+        answer_mib = args.big_mib * len(BIG_DELTA) / 1024
+        direct = endpoints["acytoo"][0]
+        rows = [
+            ("direct, bytes only (ceiling)", direct, False),
+            ("direct, SSE lines + json.loads", direct, True),
+            ("server /api/completions, text", endpoints["acytoo"][1], False),
+            ("server /v1 stream, SSE lines + json.loads", endpoints["openai-stream"][1], True),
+        ]
+        best = [
+            min([await read_answer(session, target, parse) for _ in range(args.runs)])
+            for _, target, parse in rows
+        ]
+        for (label, _, _), seconds in zip(rows, best, strict=True):
+            print(
+                f"| {label} | {answer_mib / seconds:,.0f} | {best[1] / seconds:.2f}x | "
+                f"{best[0] / seconds:.2f}x |"
+            )
+
+        print(
+            f"\n(d) {args.streams} concurrent streaming clients "
+            f"({SLOW_EVENTS} events {SLOW_INTERVAL * 1000:.0f} ms apart)"
+        )
+        print(
+            "| endpoint | errors | direct TTFB p50 | server TTFB p50 | server TTFB p99 | server total p50 |"
+        )
+        print("|---|---:|---:|---:|---:|---:|")
+        for name in ("acytoo", "openai-stream"):
+            direct, through = endpoints[name]
+            results: dict[str, list[Any]] = {}
+            for target in (direct, through):
+                results[target.name] = await asyncio.gather(
+                    *(one_request(session, target, "slow") for _ in range(args.streams)),
+                    return_exceptions=True,
+                )
+            errors = sum(isinstance(r, BaseException) for r in results["server"])
+            errors += sum(isinstance(r, BaseException) for r in results["direct"])
+            ok = {k: [r for r in v if not isinstance(r, BaseException)] for k, v in results.items()}
+            print(
+                f"| {name} | {errors} | {ms(percentile([r[0] for r in ok['direct']], 50))} | "
+                f"{ms(percentile([r[0] for r in ok['server']], 50))} | "
+                f"{ms(percentile([r[0] for r in ok['server']], 99))} | "
+                f"{ms(percentile([r[1] for r in ok['server']], 50))} |"
+            )
+
+        peak = memory_kib(server_pid, "VmHWM")
+        print(
+            f"\nServer memory: {baseline_rss / 1024:.1f} MiB RSS after start-up, "
+            f"peak (VmHWM) over the whole run {peak / 1024:.1f} MiB"
+        )
+
+
+def machine() -> str:
+    model = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (
+        f"{model}, {multiprocessing.cpu_count()} cores; Python {platform.python_version()}, "
+        f"aiohttp {aiohttp.__version__}, {platform.system()}"
+    )
+
+
+async def start_server(stub_url: str) -> tuple[asyncio.subprocess.Process, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "acytoo.server",
+        "--port",
+        "0",
+        "--backend",
+        "openai",
+        "--upstream-url",
+        f"{stub_url}/v1",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--grace-period",
+        "1",
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    for _ in range(100):
+        line = await asyncio.wait_for(process.stderr.readline(), 60)
+        match = re.search(rb"listening on (http://\S+)", line)
+        if match:
+            return process, match[1].decode()
+        if not line:
+            break
+    raise SystemExit("the server did not start")
+
+
+async def main_async(args: Any, stub_port: int, stub_pid: int) -> None:
+    stub = f"http://127.0.0.1:{stub_port}"
+    process, server = await start_server(stub)
+    try:
+        await run(stub, server, process.pid, stub_pid, args)
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a smaller run, to try it out")
+    args = parser.parse_args()
+    scale = 10 if args.quick else 1
+    args.sequential = 500 // scale
+    args.requests = 2000 // scale
+    args.workers = 50
+    args.big_mib = 20 // (2 if args.quick else 1)
+    args.runs = 3
+    args.streams = 500 // scale
+    os.environ.pop("OPENAI_API_KEY", None)
+    context = multiprocessing.get_context("spawn")
+    ports = context.Queue()
+    stub = context.Process(target=run_stub, args=(args.big_mib, ports), daemon=True)
+    stub.start()
+    try:
+        port = ports.get(timeout=60)
+        assert stub.pid is not None
+        asyncio.run(main_async(args, port, stub.pid))
+    finally:
+        stub.terminate()
+        stub.join(10)
+
+
+if __name__ == "__main__":
+    main()
