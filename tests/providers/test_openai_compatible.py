@@ -215,6 +215,12 @@ SSE_VARIANTS: dict[str, SSEReply] = {
             *(f"data:   {json.dumps(c)} \t\n\n" for c in text_events(PIECES)),
         ]
     ),
+    "[DONE] with spaces": SSEReply(
+        [*text_events(PIECES), "data:  [DONE] \n\n", f"data: {json.dumps(chunk('late'))}\n\n"],
+        done=False,
+    ),
+    "SSE labelled as JSON": SSEReply(text_events(PIECES), content_type="application/json"),
+    "SSE labelled as text": SSEReply(text_events(PIECES), content_type="text/plain"),
     "no Content-Type charset, other SSE type": SSEReply(
         text_events(PIECES), content_type="text/event-stream; charset=utf-8"
     ),

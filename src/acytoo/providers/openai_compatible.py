@@ -187,6 +187,9 @@ async def _stream_content(response: ResponseStream) -> AsyncGenerator[str, None]
                         raise ValueError
                     content = chunk["choices"][0]["delta"]["content"]
                 except (LookupError, TypeError, ValueError):
+                    if data.strip() == "[DONE]":
+                        done = True
+                        break
                     content = _chunk_content(data)
                 if content and isinstance(content, str):
                     yield content
@@ -246,13 +249,15 @@ def _error_message(error: object) -> str:
 
 
 def _is_json(response: ResponseStream) -> bool:
-    if response.content_type == "application/json":
-        return True
-    # Without a usable Content-Type, a body that opens with "{" is JSON: an
-    # SSE stream never does.
-    return response.content_type in ("", "application/octet-stream", "text/plain") and (
-        response.first_chunk.lstrip()[:1] == b"{"
-    )
+    """Whether the answer is one JSON document rather than an event stream."""
+    if response.content_type == "text/event-stream":
+        return False
+    # Labels lie in both directions (JSON sent as text/plain, SSE sent as
+    # application/json); an event stream never opens with "{", JSON always does.
+    head = response.first_chunk.lstrip()[:1]
+    if head:
+        return head == b"{"
+    return response.content_type == "application/json"
 
 
 async def _read_json(response: ResponseStream) -> Any:
