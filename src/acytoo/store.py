@@ -140,6 +140,12 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite3.Connection], None]], ...] = (
 """Every schema change, oldest first; the schema version is their count."""
 
 
+# Most recent activity first. Message ids grow with every write, whichever
+# process makes it, so they order activity exactly where timestamps can tie.
+_BY_ACTIVITY = (
+    "coalesce((SELECT max(m.id) FROM messages m WHERE m.conversation_id = c.id), 0) DESC, c.id DESC"
+)
+
 # --- records ---------------------------------------------------------------------------
 
 
@@ -425,7 +431,7 @@ class Store:
     def latest_conversation_id(self) -> int | None:
         """The most recently updated conversation, if any."""
         row = self._db.execute(
-            "SELECT id FROM conversations ORDER BY updated_at DESC, id DESC LIMIT 1"
+            f"SELECT id FROM conversations c ORDER BY {_BY_ACTIVITY} LIMIT 1"
         ).fetchone()
         return None if row is None else int(row[0])
 
@@ -471,7 +477,7 @@ class Store:
     def recent(self, limit: int | None = 20) -> list[ConversationSummary]:
         """The most recently updated conversations, newest first (``None``: all)."""
         rows = self._db.execute(
-            """
+            f"""
             SELECT c.id, c.created_at, c.updated_at,
                 (SELECT model FROM exchanges e WHERE e.conversation_id = c.id
                     ORDER BY e.id DESC LIMIT 1) AS model,
@@ -479,7 +485,7 @@ class Store:
                     AND m.role = 'user' ORDER BY m.id LIMIT 1) AS first_prompt,
                 (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS messages
             FROM conversations c
-            ORDER BY c.updated_at DESC, c.id DESC
+            ORDER BY {_BY_ACTIVITY}
             LIMIT ?
             """,
             (-1 if limit is None else limit,),

@@ -139,9 +139,7 @@ def test_system_model_and_options_reach_the_server(
     ]
 
 
-def test_no_stream_prints_the_same_text(
-    cli: CLI, threaded_acytoo_server: AcytooTestServer
-) -> None:
+def test_no_stream_prints_the_same_text(cli: CLI, threaded_acytoo_server: AcytooTestServer) -> None:
     threaded_acytoo_server.reply(Reply(chunks=[b"one ", b"two"]))
     result = cli.run("chat", "--url", threaded_acytoo_server.url, "--no-stream", "q")
     assert result.returncode == 0
@@ -222,9 +220,7 @@ def test_secrets_are_sent_but_never_shown_or_stored(
     assert ok.returncode == 0, ok.stderr
     body = received(threaded_acytoo_server)
     assert (body["password"], body["key"]) == ("pass-SECRET-1", "key-SECRET-2")
-    flag = cli.run(
-        "chat", "--url", threaded_acytoo_server.url, "--password", "flag-SECRET-3", "q2"
-    )
+    flag = cli.run("chat", "--url", threaded_acytoo_server.url, "--password", "flag-SECRET-3", "q2")
     assert flag.returncode == 4
     assert received(threaded_acytoo_server)["password"] == "flag-SECRET-3"
     for result in (ok, flag):
@@ -321,9 +317,7 @@ def test_bad_config_file_is_one_line(cli: CLI) -> None:
         (["--proxy", "gopher://x"], "invalid proxy"),
     ],
 )
-def test_invalid_input_is_a_one_line_usage_error(
-    cli: CLI, args: list[str], message: str
-) -> None:
+def test_invalid_input_is_a_one_line_usage_error(cli: CLI, args: list[str], message: str) -> None:
     result = cli.run("chat", *args, "hello")
     assert result.returncode == 2
     line = single_line(result.stderr)
