@@ -25,7 +25,7 @@ from acytoo.providers._docs_build import (
     rebase_links,
 )
 from acytoo.providers._markdown import slugify, split_sections
-from acytoo.providers.local import MODEL, answer, iter_chunks, load_index
+from acytoo.providers.local import MODEL, _rank, answer, iter_chunks, load_index
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -272,6 +272,17 @@ def test_the_best_section_comes_first(question: str, label: str) -> None:
 @pytest.mark.parametrize(("question", "label"), ALSO_ANSWERED)
 def test_the_relevant_section_is_among_the_passages(question: str, label: str) -> None:
     assert label in sources(answer(user(question)))
+
+
+def test_almost_every_section_is_found_by_its_own_title() -> None:
+    index = load_index()
+    missed = [
+        section.label
+        for position, section in enumerate(index.sections)
+        if position not in {match.section for match in _rank(index, [section.title], set())}
+    ]
+    # Titles made only of common words ("What it is") cannot be searched for.
+    assert len(missed) <= len(index.sections) // 20, missed
 
 
 @pytest.mark.parametrize(
