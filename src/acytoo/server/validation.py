@@ -67,15 +67,9 @@ async def read_json_body(request: web.Request, max_body: int) -> object:
             f"unsupported Content-Type {content_type!r}; send application/json",
             type="invalid_request_error",
         )
-    too_large = RequestError(
-        413,
-        f"request body larger than {max_body} bytes",
-        type="request_too_large",
-        headers={"Connection": "close"},
-    )
     length = request.content_length
     if length is not None and length > max_body:
-        raise too_large
+        raise _too_large(max_body)
     parts: list[bytes] = []
     size = 0
     while True:
@@ -84,7 +78,7 @@ async def read_json_body(request: web.Request, max_body: int) -> object:
             break
         size += len(chunk)
         if size > max_body:
-            raise too_large
+            raise _too_large(max_body)
         parts.append(chunk)
     raw = b"".join(parts)
     if not raw.strip():
@@ -94,6 +88,16 @@ async def read_json_body(request: web.Request, max_body: int) -> object:
     except UnicodeDecodeError as exc:
         raise RequestError(400, f"request body is not valid UTF-8 (byte {exc.start})") from None
     return parse_json(text)
+
+
+def _too_large(max_body: int) -> RequestError:
+    return RequestError(
+        413,
+        f"request body larger than {max_body} bytes",
+        type="request_too_large",
+        # The rest of the body is not read: the connection cannot be reused.
+        headers={"Connection": "close"},
+    )
 
 
 def parse_json(text: str) -> object:
