@@ -38,7 +38,7 @@ class Timeout:
     def coerce(cls, value: object) -> Timeout:
         """A :class:`Timeout` from ``None`` (defaults), a number (both limits) or a Timeout."""
         if value is None:
-            return cls()
+            return _DEFAULT_TIMEOUT if cls is Timeout else cls()
         if isinstance(value, Timeout):
             return value
         if _positive_number(value):
@@ -119,3 +119,6 @@ def _positive_number(value: object) -> bool:
         and math.isfinite(value)
         and value > 0
     )
+
+
+_DEFAULT_TIMEOUT = Timeout()

@@ -60,7 +60,8 @@ def _environment(name: str) -> str | None:
     value = os.environ.get(name)
     if value is not None:
         return value or None
-    if name == "http_proxy" and "REQUEST_METHOD" in os.environ:
+    value = os.environ.get(name.upper())
+    if value and name == "http_proxy" and "REQUEST_METHOD" in os.environ:
         # CGI: HTTP_PROXY may have come from a client's "Proxy:" header (httpoxy).
         return None
-    return os.environ.get(name.upper()) or None
+    return value or None
