@@ -217,3 +217,19 @@ async def test_upstream_connection_limit_is_raised_while_serving(start_server) -
     session = await pooled_session(None)
     assert session.connector is not None
     assert session.connector.limit == 777
+
+
+async def test_max_tokens_reaches_an_openai_upstream(
+    start_server, openai_upstream: OpenAIUpstream
+) -> None:
+    server = await start_server(openai_backend(openai_upstream.base_url))
+    async with openai.AsyncOpenAI(
+        base_url=f"{server.url}/v1", api_key="x", max_retries=0
+    ) as client:
+        await client.chat.completions.create(model="m", messages=USER, max_tokens=7)
+        await client.chat.completions.create(model="m", messages=USER, max_completion_tokens=9)
+        await client.chat.completions.create(model="m", messages=USER)
+        with pytest.raises(openai.BadRequestError):
+            await client.chat.completions.create(model="m", messages=USER, max_tokens=0)
+    sent = [request.json.get("max_tokens") for request in openai_upstream.chat_requests]
+    assert sent == [7, 9, None]

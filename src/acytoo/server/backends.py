@@ -39,18 +39,23 @@ class Backend:
     reported_model: str | None = None
     key_option: str | None = None
     forwards_temperature: bool = True
+    forwards_max_tokens: bool = False
 
     @property
     def name(self) -> str:
         return provider_name(self.provider)
 
-    def call_options(self, key: str | None, temperature: float | None) -> dict[str, Any]:
-        """Keyword arguments for one call of the provider."""
+    def call_options(
+        self, key: str | None, temperature: float | None, max_tokens: int | None = None
+    ) -> dict[str, Any]:
+        """Keyword arguments for one call of the provider (what it cannot take is left out)."""
         options: dict[str, Any] = {}
         if key and self.key_option is not None:
             options[self.key_option] = key
         if temperature is not None and self.forwards_temperature:
             options["temperature"] = temperature
+        if max_tokens is not None and self.forwards_max_tokens:
+            options["max_tokens"] = max_tokens
         return options
 
 
@@ -92,4 +97,6 @@ def build_backend(
         else:
             providers.append(Acytoo.configure(name, url=url, **extra))
     provider = providers[0] if len(providers) == 1 else RetryProvider(providers, shuffle=shuffle)
-    return Backend(provider, key_option="api_key" if kind == "openai" else "key")
+    if kind == "openai":
+        return Backend(provider, key_option="api_key", forwards_max_tokens=True)
+    return Backend(provider, key_option="key")

@@ -76,7 +76,9 @@ class Service:
     async def start(self, request: CompletionRequest) -> Answer:
         """Ask the backend and wait for its first text; failures become :class:`RequestError`."""
         model = self.resolve_model(request.model)
-        options = self.backend.call_options(self.upstream_key(request.key), request.temperature)
+        options = self.backend.call_options(
+            self.upstream_key(request.key), request.temperature, request.max_tokens
+        )
         try:
             chunks = self.backend.provider.create_async_generator(
                 model, request.messages, **options

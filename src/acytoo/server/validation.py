@@ -54,6 +54,7 @@ class CompletionRequest:
     password: str = ""
     stream: bool = True
     include_usage: bool = False
+    max_tokens: int | None = None
 
 
 async def read_json_body(request: web.Request, max_body: int) -> object:
@@ -184,7 +185,21 @@ def parse_openai_request(body: object, *, max_messages: int) -> CompletionReques
         temperature=_temperature(fields.get("temperature")),
         stream=bool(stream),
         include_usage=include_usage,
+        max_tokens=_max_tokens(fields),
     )
+
+
+def _max_tokens(fields: Mapping[str, object]) -> int | None:
+    """``max_completion_tokens`` (OpenAI's current name) or ``max_tokens``; upstreams that
+    take a limit get it, others ignore it."""
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = fields.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10**7:
+            raise RequestError(400, f"{name} must be an integer from 1 to 10000000", param=name)
+        return value
+    return None
 
 
 def _object(body: object) -> Mapping[str, object]:
