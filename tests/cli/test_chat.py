@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import select
+import signal
+import subprocess
+import time
 
 import pytest
 
@@ -10,7 +15,7 @@ from servers.acytoo_server import AcytooTestServer, Reply
 from servers.openai_upstream import DEFAULT_ANSWER, OpenAIUpstream
 from servers.proxies import free_port
 
-from .conftest import CLI, single_line
+from .conftest import ACYTOO, CLI, single_line
 
 
 def received(server: AcytooTestServer, index: int = -1) -> dict[str, object]:
@@ -382,3 +387,39 @@ def test_read_timeout_exits_3(cli: CLI, threaded_acytoo_server: AcytooTestServer
     assert result.returncode == 3, result.stderr
     assert result.stdout == "slow"
     threaded_acytoo_server.release()
+
+
+def test_ctrl_c_in_one_shot_exits_130_and_keeps_the_partial_answer(
+    cli: CLI, threaded_acytoo_server: AcytooTestServer
+) -> None:
+    threaded_acytoo_server.reply(Reply(chunks=[b"partial "], ending="hold"))
+    process = subprocess.Popen(
+        [*ACYTOO, "chat", "--url", threaded_acytoo_server.url, "long story"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli.env,
+    )
+    try:
+        assert process.stdout is not None
+        received_text = b""
+        deadline = time.monotonic() + 30
+        while b"partial " not in received_text and time.monotonic() < deadline:
+            ready, _, _ = select.select([process.stdout], [], [], 1.0)
+            if ready:
+                received_text += os.read(process.stdout.fileno(), 1024)
+        assert received_text == b"partial "
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "interrupted" in single_line(err.decode())
+    threaded_acytoo_server.wait_disconnected_threadsafe(30)
+    assert cli.rows("SELECT role, content, incomplete FROM messages ORDER BY id") == [
+        ("user", "long story", 0),
+        ("assistant", "partial ", 1),
+    ]
+    assert cli.rows("SELECT error FROM exchanges") == [("interrupted",)]
