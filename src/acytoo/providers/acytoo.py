@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, ClassVar
 
@@ -10,7 +11,13 @@ from yarl import URL
 from .._transport import HTTPRequest, open_stream
 from ..errors import InvalidRequestError
 from ..typing import AsyncResult, Messages
-from ._http import check_options, join_path, parse_base_url, transport_options
+from ._http import (
+    TRANSPORT_OPTION_NAMES,
+    check_options,
+    join_path,
+    parse_base_url,
+    transport_options,
+)
 from .base import AsyncGeneratorProvider, validate_messages, validate_temperature
 
 __all__ = ["Acytoo"]
@@ -68,7 +75,8 @@ class Acytoo(AsyncGeneratorProvider):
     ) -> AsyncResult:
         """POST the conversation and yield the answer as it streams back."""
         options = cls.options(kwargs)
-        check_options(cls.__name__, options, ("url", "temperature", *_PAYLOAD_OPTIONS))
+        if not _ACCEPTED_OPTIONS.issuperset(options):
+            check_options(cls.__name__, options, _ACCEPTED_OPTIONS)  # raises, naming them
         validate_messages(messages)
         temperature = validate_temperature(options.pop("temperature", 0.5))
         for name in _PAYLOAD_OPTIONS:
@@ -79,11 +87,15 @@ class Acytoo(AsyncGeneratorProvider):
         if model:
             options["model"] = model
         request = HTTPRequest(
-            url=join_path(cls.base_url(options.get("url")), "/api/completions"),
+            url=_endpoint(cls.base_url(options.get("url"))),
             headers=cls._create_header(),
             body=cls._create_payload(messages, temperature, **options),
         )
-        async with open_stream(request, transport_options(proxy, options)) as response:
+        if proxy is None and options.keys().isdisjoint(TRANSPORT_OPTION_NAMES):
+            transport = _DEFAULT_TRANSPORT  # the common call: skip rebuilding the defaults
+        else:
+            transport = transport_options(proxy, options)
+        async with open_stream(request, transport) as response:
             async for text in response.iter_text():
                 yield text
 
@@ -91,7 +103,29 @@ class Acytoo(AsyncGeneratorProvider):
     def base_url(cls, override: str | None = None) -> URL:
         """The service's base URL: ``override``, a subclass's ``url``, ``ACYTOO_URL``, the default."""
         if override is not None:
-            return parse_base_url(override)
+            return _parse_url(override, "url")
         if cls.url != DEFAULT_URL and cls.url:
-            return parse_base_url(cls.url)
-        return parse_base_url(os.environ.get(URL_ENVIRONMENT_VARIABLE) or DEFAULT_URL, "ACYTOO_URL")
+            return _parse_url(cls.url, "url")
+        return _parse_url(os.environ.get(URL_ENVIRONMENT_VARIABLE) or DEFAULT_URL, "ACYTOO_URL")
+
+
+# Per-call work is measurable on short answers (docs/benchmarks.md), so the
+# pure, repeated parts are cached.
+_ACCEPTED_OPTIONS = frozenset({"url", "temperature", *_PAYLOAD_OPTIONS}) | TRANSPORT_OPTION_NAMES
+_DEFAULT_TRANSPORT = transport_options(None, {})
+
+
+def _parse_url(value: object, what: str) -> URL:
+    if isinstance(value, str):
+        return _parse_url_cached(value, what)
+    return parse_base_url(value, what)  # raises InvalidRequestError
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_url_cached(value: str, what: str) -> URL:
+    return parse_base_url(value, what)
+
+
+@functools.lru_cache(maxsize=64)
+def _endpoint(base: URL) -> URL:
+    return join_path(base, "/api/completions")
