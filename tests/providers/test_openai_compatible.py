@@ -379,6 +379,13 @@ async def test_error_statuses_map_to_exceptions(
     assert error.url == openai_upstream.base_url + "/chat/completions"
 
 
+async def test_wrong_api_key_is_an_authentication_error(openai_upstream: OpenAIUpstream) -> None:
+    openai_upstream.api_keys = {"sk-right"}
+    with pytest.raises(acytoo.AuthenticationError, match="Incorrect API key provided"):
+        await stream(openai_upstream, api_key="sk-wrong")
+    assert "".join(await stream(openai_upstream, api_key="sk-right"))
+
+
 async def test_non_retryable_status_is_sent_once(openai_upstream: OpenAIUpstream) -> None:
     openai_upstream.reply(error_reply(401, "Incorrect API key provided."))
     with pytest.raises(acytoo.AuthenticationError):

@@ -12,6 +12,12 @@ event in the middle of the stream, an abrupt close, error statuses with
 OpenAI error bodies, a JSON body where SSE was asked for, and a stall that
 lasts until the client leaves (``disconnected`` is then set).
 
+Knobs besides scripted replies: ``answer`` (the default reply's text, or a
+function of the request body), ``models`` (the default model list) and
+``api_keys`` (when set, other bearer tokens get OpenAI's 401). Events:
+``received`` (a request arrived), ``streaming`` (a reply's scripted events
+were written), ``disconnected`` (a client left mid-response).
+
 Use it through the fixtures::
 
     async def test_something(openai_upstream: OpenAIUpstream) -> None:
@@ -81,8 +87,10 @@ class SSEReply:
 
     ``ending``: ``complete`` ends the body properly, ``abort`` closes the
     connection without the final chunk (an incomplete body), ``hold`` sends
-    nothing more until :meth:`OpenAIUpstream.release` or the client leaves
-    (then ``[DONE]``, if any, and a proper end).
+    nothing more until :meth:`OpenAIUpstream.release` or the client leaves,
+    then a proper end. With ``hold`` and ``split=None`` the ``[DONE]`` event
+    is held back too; with a ``split`` it goes out before the hold, so only
+    the end of the body waits.
 
     ``gate``: when set, the server waits for this event (bounded) before
     sending the status line, to hold back the first byte.
