@@ -30,14 +30,16 @@ class ServerProcess:
         return await asyncio.wait_for(self.process.wait(), timeout)
 
 
-async def start_process(*args: str, **environment: str) -> ServerProcess:
+async def start_process(
+    *args: str, module: tuple[str, ...] = ("acytoo.server",), **environment: str
+) -> ServerProcess:
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env.pop("OPENAI_API_KEY", None)
     env.update(environment)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "acytoo.server",
+        *module,
         "--port",
         "0",
         *args,
@@ -135,8 +137,9 @@ async def test_streams_still_running_after_the_grace_period_are_cut(
     assert await asyncio.wait_for(server.process.wait(), 30) == 0
 
 
-async def test_idle_server_exits_0_on_sigterm(server_process) -> None:
-    server = await start_process()  # the offline backend
+@pytest.mark.parametrize("module", [("acytoo.server",), ("acytoo", "serve")])
+async def test_idle_server_exits_0_on_sigterm(server_process, module) -> None:
+    server = await start_process(module=module)  # the offline backend
     server_process.append(server)
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{server.url}/healthz") as response:

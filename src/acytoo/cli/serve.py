@@ -167,12 +167,15 @@ def serve(
     """Serve the Acytoo protocol and an OpenAI-compatible API.
 
     Endpoints: POST /api/completions (Acytoo protocol), POST /v1/chat/completions
-    and GET /v1/models (OpenAI), GET /healthz, GET /openapi.json.
+    and GET /v1/models (OpenAI), GET /healthz, GET /openapi.json. With no
+    backend configured it serves the offline documentation assistant. It stops
+    on SIGTERM or Ctrl-C after letting answers in flight finish (--grace-period).
 
-    With no backend configured it serves the offline documentation assistant.
-    To front Ollama: acytoo serve --backend openai --upstream-url
-    http://127.0.0.1:11434/v1. Stops on SIGTERM or Ctrl-C after letting answers
-    in flight finish (--grace-period).
+    \b
+    Examples:
+      acytoo serve
+      acytoo serve --backend openai --upstream-url http://127.0.0.1:11434/v1
+      ACYTOO_SERVER_PASSWORD=s3cret acytoo serve --host 0.0.0.0
     """
     from .._base_errors import InvalidRequestError
     from ..server import ServerConfig, build_backend, parse_rate_limit, run
