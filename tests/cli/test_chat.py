@@ -335,10 +335,12 @@ def test_invalid_input_is_a_one_line_usage_error(cli: CLI, args: list[str], mess
 
 
 def test_cannot_connect_exits_3(cli: CLI) -> None:
-    url = f"http://127.0.0.1:{free_port()}"
+    url = f"http://user:pw-SECRET@127.0.0.1:{free_port()}"
     result = cli.run("chat", "--url", url, "hello")
     assert result.returncode == 3
     assert "cannot connect" in single_line(result.stderr)
+    assert "SECRET" not in result.stderr
+    assert b"SECRET" not in cli.db_bytes()
     # What the user typed is kept, with the error.
     assert cli.rows("SELECT role, content FROM messages") == [("user", "hello")]
     [(error, incomplete)] = cli.rows("SELECT error, incomplete FROM exchanges")

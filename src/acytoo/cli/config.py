@@ -121,10 +121,11 @@ class Target:
 
     @property
     def secrets(self) -> list[str]:
-        """Values that must never be shown: key, password, a proxy's password."""
+        """Values that must never be shown: key, password, passwords inside URLs."""
         values = [self.key, self.password]
-        if self.proxy:
-            values.append(urlsplit(self.proxy).password)
+        for url in (self.proxy, self.url):
+            if url:
+                values.append(urlsplit(url).password)
         return [value for value in values if value]
 
 
