@@ -16,6 +16,7 @@ from yarl import URL
 import acytoo
 from acytoo import RetryPolicy, Timeout
 from acytoo._transport import HTTPRequest, TransportOptions, error_detail, open_stream
+from acytoo._transport._stream import _retryable
 from servers.acytoo_server import AcytooTestServer, Reply
 from servers.proxies import free_port
 
@@ -211,3 +212,32 @@ async def test_non_utf8_error_body_in_named_charset(acytoo_server: AcytooTestSer
     acytoo_server.reply(Reply(status=400, chunks=[body], content_type="text/plain; charset=cp1251"))
     with pytest.raises(acytoo.BadRequestError, match=r"^Ошибка"):
         await read_all(acytoo_server.url)
+
+
+# --- what is retried, table-driven ------------------------------------------------------
+
+
+def _status(status: int) -> acytoo.APIStatusError:
+    cls = acytoo.errors.status_error_class(status)
+    return cls("x", status=status, body="", url="http://127.0.0.1/")
+
+
+@pytest.mark.parametrize(
+    ("error", "retryable"),
+    [
+        (acytoo.ConnectError("refused"), True),
+        (acytoo.ConnectTimeout("slow"), True),
+        (acytoo.ReadTimeout("silent"), True),
+        (acytoo.IncompleteResponseError("cut"), True),
+        (acytoo.ProxyError("proxy said no"), False),
+        (_status(400), False),
+        (_status(401), False),
+        (_status(404), False),
+        (_status(429), True),
+        (_status(500), True),
+        (_status(503), True),
+        (acytoo.InvalidRequestError("bad"), False),
+    ],
+)
+def test_retryable_errors(error: acytoo.AcytooError, retryable: bool) -> None:
+    assert _retryable(error) is retryable
