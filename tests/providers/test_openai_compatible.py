@@ -424,7 +424,10 @@ async def test_read_timeout_mid_stream(openai_upstream: OpenAIUpstream) -> None:
     openai_upstream.reply(SSEReply([chunk("first")], ending="hold"))
     received: list[str] = []
     with pytest.raises(acytoo.ReadTimeout):
-        await collect_until_error(openai_upstream, received, timeout=Timeout(read=0.3))
+        # Generous enough that the first chunk cannot time out even on a loaded machine.
+        await collect_until_error(
+            openai_upstream, received, timeout=Timeout(read=1.0), max_retries=0
+        )
     assert received == ["first"]
 
 

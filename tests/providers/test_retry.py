@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -332,3 +334,12 @@ def test_sync_break_closes_the_provider_stream(threaded_openai_upstream: OpenAIU
     assert next(answer) == "first"
     answer.close()  # type: ignore[attr-defined]
     upstream.wait_disconnected_threadsafe()
+
+
+def test_importing_retry_provider_does_not_import_aiohttp() -> None:
+    # RetryProvider also wraps the offline Local provider, whose path stays aiohttp-free.
+    code = "import sys, acytoo; acytoo.RetryProvider; print('aiohttp' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "False", result.stderr
