@@ -117,7 +117,10 @@ class Target:
     """True when nothing was configured and the offline assistant answers."""
 
     def __repr__(self) -> str:  # keep secrets out of debug output
-        return f"Target(provider={self.provider!r}, url={self.url!r}, model={self.model!r})"
+        url = self.url
+        for secret in self.secrets:
+            url = url.replace(secret, "***") if url else url
+        return f"Target(provider={self.provider!r}, url={url!r}, model={self.model!r})"
 
     @property
     def secrets(self) -> list[str]:
