@@ -212,6 +212,18 @@ async def test_tries_in_order_until_one_answers() -> None:
     assert [p.closed for p in providers] == [1, 1, 1, 0]
 
 
+async def test_each_failover_is_logged_and_the_error_chained(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    down = acytoo.ConnectError("refused")
+    provider = RetryProvider([Scripted("a", error=down), Scripted("b", error=RuntimeError("x"))])
+    with caplog.at_level("INFO", logger="acytoo"), pytest.raises(AllProvidersFailedError) as caught:
+        await read(provider)
+    assert "a failed before answering (ConnectError: refused)" in caplog.text
+    assert "b failed before answering (RuntimeError: x)" in caplog.text
+    assert isinstance(caught.value.__cause__, RuntimeError)
+
+
 async def test_an_empty_answer_is_an_answer() -> None:
     log: list[str] = []
     provider = RetryProvider([Scripted("a", log=log), Scripted("b", chunks=("x",), log=log)])

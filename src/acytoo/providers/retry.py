@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
@@ -12,6 +13,8 @@ from ..typing import CreateResult, Messages
 from .base import ProviderType, collect, provider_name
 
 __all__ = ["RetryProvider"]
+
+_log = logging.getLogger(__name__)
 
 
 class RetryProvider:
@@ -98,6 +101,12 @@ class RetryProvider:
                 if started:
                     raise
                 failures.append((provider_name(provider), exc))
+                _log.info(
+                    "%s failed before answering (%s: %s); trying the next provider",
+                    provider_name(provider),
+                    type(exc).__name__,
+                    exc,
+                )
                 continue
             finally:
                 # Close the provider's stream (and its response) even when the
@@ -106,7 +115,8 @@ class RetryProvider:
                 if aclose is not None:
                     await aclose()
             return
-        raise AllProvidersFailedError(failures)
+        # Chained to the last failure, so a traceback shows where it came from.
+        raise AllProvidersFailedError(failures) from failures[-1][1]
 
     async def create_async(
         self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
