@@ -18,6 +18,7 @@ TIMEOUT = 30
 PROMPT = ">"
 CTRL_C = "\x03"
 ESC_ENTER = "\x1b\r"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 @pytest.fixture
@@ -212,3 +213,53 @@ def test_offline_session(spawn: object) -> None:
     child = spawn("--provider", "local")  # type: ignore[operator]
     ask(child, "hello", "offline assistant")
     assert exit_with_ctrl_d(child) == 0
+
+
+# --- one-shot output on a terminal --------------------------------------------------------
+
+
+def _one_shot_on_a_terminal(cli: CLI, *args: str) -> pexpect.spawn:
+    env = {**cli.env, "TERM": "xterm", "NO_COLOR": "1"}
+    return pexpect.spawn(
+        ACYTOO[0],
+        [*ACYTOO[1:], "chat", *args],
+        env=env,
+        encoding="utf-8",
+        timeout=TIMEOUT,
+        dimensions=(40, 120),
+    )
+
+
+def test_terminal_output_is_rendered_markdown(
+    cli: CLI, threaded_acytoo_server: AcytooTestServer
+) -> None:
+    threaded_acytoo_server.reply(
+        Reply(chunks=[b"Some **bold** words\n\n", b"- item one\n", b"- item two\n"])
+    )
+    child = _one_shot_on_a_terminal(cli, "--url", threaded_acytoo_server.url, "q")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    screen = ANSI.sub("", child.before)
+    assert "Some bold words" in screen
+    assert "**" not in screen
+    assert "• item one" in screen
+    assert "• item two" in screen
+    # What is stored is the text as received, not the rendering.
+    assert cli.rows("SELECT content FROM messages WHERE role = 'assistant'") == [
+        ("Some **bold** words\n\n- item one\n- item two\n",)
+    ]
+
+
+def test_terminal_shows_a_spinner_until_the_first_chunk(
+    cli: CLI, threaded_acytoo_server: AcytooTestServer
+) -> None:
+    threaded_acytoo_server.reply(Reply(chunks=[], ending="hold"))
+    child = _one_shot_on_a_terminal(cli, "--url", threaded_acytoo_server.url, "q")
+    try:
+        child.expect("thinking")
+    finally:
+        threaded_acytoo_server.release()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
