@@ -18,6 +18,7 @@ from acytoo import Acytoo, APIStatusError, AuthenticationError, IncompleteRespon
 from acytoo.server import LOCAL_MODEL, build_backend
 from servers.openai_upstream import (
     DEFAULT_ANSWER,
+    DEFAULT_MODELS,
     OpenAIUpstream,
     SSEReply,
     chunk,
@@ -233,3 +234,20 @@ async def test_max_tokens_reaches_an_openai_upstream(
             await client.chat.completions.create(model="m", messages=USER, max_tokens=0)
     sent = [request.json.get("max_tokens") for request in openai_upstream.chat_requests]
     assert sent == [7, 9, None]
+
+
+async def test_models_come_from_the_upstream(start_server, openai_upstream: OpenAIUpstream) -> None:
+    server = await start_server(openai_backend(openai_upstream.base_url), default_model="llama3")
+    async with openai.AsyncOpenAI(
+        base_url=f"{server.url}/v1", api_key="x", max_retries=0
+    ) as client:
+        listed = [model.id async for model in client.models.list()]
+        openai_upstream.reply_models(
+            error_reply(404, "no model list here"), error_reply(500, "models broke")
+        )
+        # An upstream without /models: the default model is listed instead of a 404.
+        fallback = [model.id async for model in client.models.list()]
+        with pytest.raises(openai.InternalServerError):
+            await client.models.list()
+    assert listed == ["llama3", *DEFAULT_MODELS]
+    assert fallback == ["llama3"]

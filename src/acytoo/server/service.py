@@ -8,6 +8,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..errors import APIStatusError
 from .backends import Backend
 from .config import ServerConfig
 from .errors import RequestError, log_failure, provider_failure
@@ -103,12 +104,20 @@ class Service:
         if self._allowed:
             return list(self.config.allowed_models)
         options = self.backend.call_options(self.upstream_key(""), None)
+        default = self.backend.reported_model or self.config.default_model
         try:
             models = list(await self.backend.provider.list_models(**options))
+        except APIStatusError as exc:
+            if exc.status not in (404, 405):
+                log_failure(exc, after_text=False)
+                raise provider_failure(exc) from exc
+            # An upstream without a model list (some OpenAI-compatible servers):
+            # list what requests get by default rather than fail.
+            models = []
+            default = default or self.backend.default_model
         except Exception as exc:
             log_failure(exc, after_text=False)
             raise provider_failure(exc) from exc
-        default = self.backend.reported_model or self.config.default_model
         if default and default not in models:
             models.insert(0, default)
         return models
