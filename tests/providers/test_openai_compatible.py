@@ -286,6 +286,26 @@ async def test_non_streamed_json_answer_is_accepted(
     assert await stream(openai_upstream) == ["the whole answer"]
 
 
+async def test_json_answer_with_a_byte_order_mark(openai_upstream: OpenAIUpstream) -> None:
+    body = b"\xef\xbb\xbf" + json.dumps(completion("with BOM")).encode()
+    openai_upstream.reply(JSONReply(body, content_type="text/plain"))
+    assert await stream(openai_upstream) == ["with BOM"]
+
+
+async def test_a_page_that_is_no_event_stream_raises_stream_error(
+    openai_upstream: OpenAIUpstream,
+) -> None:
+    page = b"<!doctype html><html><body>Welcome to my chat UI</body></html>"
+    openai_upstream.reply(JSONReply(page, content_type="text/html"))
+    with pytest.raises(acytoo.StreamError, match=r"not answer with an event stream.*text/html"):
+        await stream(openai_upstream)
+
+
+async def test_an_empty_event_stream_is_an_empty_answer(openai_upstream: OpenAIUpstream) -> None:
+    openai_upstream.reply(SSEReply([], done=False))
+    assert await stream(openai_upstream) == []
+
+
 async def test_json_error_object_with_200_raises_stream_error(
     openai_upstream: OpenAIUpstream,
 ) -> None:

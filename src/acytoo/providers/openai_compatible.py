@@ -163,14 +163,17 @@ async def _stream_content(response: ResponseStream) -> AsyncGenerator[str, None]
     decoder = SSEDecoder()
     feed = decoder.feed
     decode = _JSON.raw_decode
-    done = False
+    head = response.first_chunk[:_EXCERPT]
+    done = seen = False
     async with contextlib.aclosing(response.iter_text()) as texts:
         async for text in texts:
             if done:
                 # Read what follows [DONE] (normally nothing) so the
                 # connection can go back to the pool.
                 continue
-            for event in feed(text):
+            events = feed(text)
+            seen = seen or bool(events)
+            for event in events:
                 data = event.data
                 if data == "[DONE]":
                     done = True
@@ -197,7 +200,16 @@ async def _stream_content(response: ResponseStream) -> AsyncGenerator[str, None]
         return
     # The body ended cleanly without [DONE]: the service is done too. (A body
     # cut short raised IncompleteResponseError from iter_text instead.)
-    for event in decoder.flush():
+    last = decoder.flush()
+    if not (seen or last) and response.content_type != "text/event-stream" and head.strip():
+        # Not an event stream at all (an HTML page from a wrong base_url, say):
+        # say so rather than return an empty answer.
+        raise StreamError(
+            f"the service did not answer with an event stream "
+            f"(Content-Type {response.content_type}): {head!r}",
+            body=head,
+        )
+    for event in last:
         if event.event != "message":
             _check_named_event(event.event, event.data)
         elif event.data != "[DONE]":
@@ -254,7 +266,7 @@ def _is_json(response: ResponseStream) -> bool:
         return False
     # Labels lie in both directions (JSON sent as text/plain, SSE sent as
     # application/json); an event stream never opens with "{", JSON always does.
-    head = response.first_chunk.lstrip()[:1]
+    head = response.first_chunk.lstrip().removeprefix(b"\xef\xbb\xbf")[:1]
     if head:
         return head == b"{"
     return response.content_type == "application/json"
