@@ -8,6 +8,7 @@ import select
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -425,3 +426,18 @@ def test_ctrl_c_in_one_shot_exits_130_and_keeps_the_partial_answer(
         ("assistant", "partial ", 1),
     ]
     assert cli.rows("SELECT error FROM exchanges") == [("interrupted",)]
+
+
+def test_unusable_history_database_is_one_line_and_no_log_still_works(
+    cli: CLI, tmp_path: Path
+) -> None:
+    env = {"ACYTOO_DB": str(tmp_path)}  # a directory: SQLite cannot open it
+    result = cli.run("chat", "--provider", "local", "hi", env=env)
+    assert result.returncode == 1
+    line = single_line(result.stderr)
+    assert "cannot open the history database" in line
+    assert "--no-log" in line
+    assert result.stdout == ""
+    no_log = cli.run("chat", "--provider", "local", "--no-log", "hi", env=env)
+    assert no_log.returncode == 0
+    assert no_log.stdout.startswith("Hello!")
