@@ -234,14 +234,19 @@ async def test_utf8_random_splits_property(
         ("text/plain", "Grüße 😀"),
         (None, "no Content-Type at all: Grüße 😀"),
         ("text/plain; charset=no-such-charset", "unknown label falls back: Grüße"),
+        ("text/plain; charset=base64", "not a text codec: falls back to UTF-8 ü"),
+        ("text/plain; charset=utf-16", "UTF-16 without a byte order mark: ü"),
     ],
 )
 async def test_charset_from_content_type(
     acytoo_server: AcytooTestServer, content_type: str | None, text: str
 ) -> None:
     charset = "utf-8"
-    if content_type and "charset=" in content_type and "no-such" not in content_type:
+    if content_type and "charset=" in content_type:
         charset = content_type.split("charset=")[1]
+    charset = {"no-such-charset": "utf-8", "base64": "utf-8", "utf-16": "utf-16-be"}.get(
+        charset, charset
+    )
     encoded = text.encode(charset)
     acytoo_server.reply(Reply(chunks=[encoded[:3], encoded[3:]], content_type=content_type))
     assert "".join(await chunks_from(acytoo_server)) == text

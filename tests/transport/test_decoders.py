@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import itertools
 
 import pytest
@@ -83,3 +84,34 @@ def test_partial_character_yields_empty_then_the_character() -> None:
     assert decoder.decode(b"\x98") == ""
     assert decoder.decode(b"\x80") == "\U0001f600"
     assert decoder.flush() == ""
+
+
+@pytest.mark.parametrize("charset", ["base64", "rot13", "zlib", "hex", "uu"])
+def test_codecs_that_do_not_produce_text_fall_back_to_utf8(charset: str) -> None:
+    # A server naming one of these must not make the client yield bytes or crash.
+    out = decode_pieces(["hé 😀".encode()], charset)
+    assert "".join(out) == "hé 😀"
+    assert all(isinstance(piece, str) for piece in out)
+
+
+@pytest.mark.parametrize(
+    ("charset", "encoding"),
+    [
+        ("utf-16", "utf-16-be"),
+        ("utf-16", "utf-16-le"),
+        ("utf-16", "utf-16"),
+        ("UTF-32", "utf-32-be"),
+        ("utf-32", "utf-32"),
+    ],
+)
+def test_utf16_and_utf32_with_or_without_bom(charset: str, encoding: str) -> None:
+    text = "héllo 😀"
+    data = (codecs.BOM_UTF16_LE if encoding == "utf-16-le" else b"") + text.encode(encoding)
+    for size in (1, 2, 3, len(data)):
+        pieces = [data[i : i + size] for i in range(0, len(data), size)]
+        assert "".join(decode_pieces(pieces, charset)) == text, size
+
+
+def test_bomless_utf16_is_big_endian_and_never_raises() -> None:
+    out = decode_pieces([b"\x00h\x00i\x00"], "utf-16")
+    assert "".join(out) == "hi\ufffd"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import functools
 from dataclasses import dataclass
 
 __all__ = ["SSEDecoder", "ServerSentEvent", "TextDecoder"]
@@ -16,21 +17,43 @@ class TextDecoder:
     """
 
     def __init__(self, charset: str | None = None) -> None:
-        try:
-            factory = codecs.getincrementaldecoder(charset or "utf-8")
-        except LookupError:
-            # An unknown charset label is the server's mistake; UTF-8 is the
-            # protocol's de-facto encoding.
-            factory = codecs.getincrementaldecoder("utf-8")
-        self._decoder = factory(errors="replace")
+        self._charset = charset or "utf-8"
+        self._decoder = _decoder_factory(self._charset)(errors="replace")
 
     def decode(self, chunk: bytes) -> str:
         """Text completed by ``chunk`` (may be empty)."""
-        return self._decoder.decode(chunk)
+        try:
+            return self._decoder.decode(chunk)
+        except UnicodeError:
+            return self._without_bom(chunk, final=False)
 
     def flush(self) -> str:
         """Whatever is held back at the end of the stream (U+FFFD for a cut character)."""
-        return self._decoder.decode(b"", final=True)
+        try:
+            return self._decoder.decode(b"", final=True)
+        except UnicodeError:
+            return self._without_bom(b"", final=True)
+
+    def _without_bom(self, chunk: bytes, *, final: bool) -> str:
+        # "utf-16"/"utf-32" raise on a missing byte order mark even with
+        # errors="replace"; RFC 2781 says to read such text as big-endian.
+        pending = self._decoder.getstate()[0]
+        name = codecs.lookup(self._charset).name
+        fallback = {"utf-16": "utf-16-be", "utf-32": "utf-32-be"}.get(name, "utf-8")
+        self._decoder = codecs.getincrementaldecoder(fallback)(errors="replace")
+        return self._decoder.decode(pending + chunk, final=final)
+
+
+@functools.lru_cache(maxsize=32)
+def _decoder_factory(charset: str) -> codecs._IncrementalDecoder:
+    try:
+        # bytes.decode refuses unknown labels and codecs that do not produce
+        # text (base64, zlib, ...), which would otherwise yield bytes or fail.
+        b"x".decode(charset, "replace")
+    except LookupError:
+        # The server's mistake; UTF-8 is the protocol's de-facto encoding.
+        charset = "utf-8"
+    return codecs.getincrementaldecoder(charset)
 
 
 @dataclass(frozen=True)
