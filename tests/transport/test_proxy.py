@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import pytest
 from yarl import URL
 
@@ -174,3 +175,31 @@ def test_resolve_proxy_uses_the_target_scheme(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("HTTPS_PROXY", "http://secure:1")
     assert str(resolve_proxy(URL("https://api.example.test/"), None)) == "http://secure:1"
     assert str(resolve_proxy(URL("http://api.example.test/"), None)) == "http://plain:1"
+
+
+async def test_injected_session_goes_through_an_http_proxy(
+    acytoo_server: AcytooTestServer, http_proxy: ProxyProcess
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        assert await ask(acytoo_server, proxy=http_proxy.url, session=session) == "Hello"
+    assert http_proxy.relayed_to(acytoo_server.port), http_proxy.log()
+
+
+@pytest.mark.parametrize("from_environment", [False, True])
+async def test_injected_session_with_socks_proxy_is_refused_not_bypassed(
+    acytoo_server: AcytooTestServer,
+    socks5_proxy: ProxyProcess,
+    monkeypatch: pytest.MonkeyPatch,
+    from_environment: bool,
+) -> None:
+    kwargs: dict[str, Any] = {}
+    if from_environment:
+        monkeypatch.setenv("ALL_PROXY", socks5_proxy.url)
+    else:
+        kwargs["proxy"] = socks5_proxy.url
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(acytoo.InvalidRequestError, match="SOCKS"):
+            await ask(acytoo_server, session=session, **kwargs)
+        # Opting out of the environment's proxy works with the same session.
+        assert await ask(acytoo_server, session=session, proxy="") == "Hello"
+    assert len(acytoo_server.requests) == 1

@@ -18,7 +18,7 @@ from .. import errors
 from ._decoders import TextDecoder
 from ._options import RetryPolicy, Timeout, is_retryable_status
 from ._pool import pooled_session
-from ._proxy import HTTP_PROXY_SCHEMES, resolve_proxy
+from ._proxy import HTTP_PROXY_SCHEMES, SOCKS_PROXY_SCHEMES, resolve_proxy
 
 __all__ = ["HTTPRequest", "ResponseStream", "TransportOptions", "open_stream"]
 
@@ -172,6 +172,13 @@ async def _send(
 ) -> tuple[aiohttp.ClientResponse, bytes]:
     """The 2xx response and its first chunk, retrying failures before it."""
     proxy = resolve_proxy(request.url, options.proxy)
+    if options.session is not None and proxy is not None and proxy.scheme in SOCKS_PROXY_SCHEMES:
+        # SOCKS lives in the connector, which a caller's session brings with
+        # it; silently going direct would bypass the proxy the user chose.
+        raise errors.InvalidRequestError(
+            f"cannot send through the SOCKS proxy {proxy.with_user(None)} with a caller's "
+            "session=: give that session an aiohttp_socks.ProxyConnector, or pass proxy=''"
+        )
     session = options.session or await pooled_session(proxy)
     http_proxy = proxy if proxy is not None and proxy.scheme in HTTP_PROXY_SCHEMES else None
     timeout = _client_timeout(options.timeout)
