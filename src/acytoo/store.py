@@ -32,12 +32,14 @@ import datetime
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from . import _store_schema
+from ._store_records import Conversation, ConversationSummary, Exchange, StoredMessage
 
 __all__ = [
     "BUSY_TIMEOUT",
@@ -55,6 +57,10 @@ BUSY_TIMEOUT = 30.0
 """Seconds a writer waits for another process's write to finish."""
 
 DB_ENVIRONMENT_VARIABLE = "ACYTOO_DB"
+
+
+MIGRATIONS = _store_schema.MIGRATIONS
+"""Every schema change, oldest first (see :mod:`acytoo._store_schema`)."""
 
 
 def default_db_path() -> Path:
@@ -86,161 +92,11 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
-# --- migrations: append only; never edit one that has shipped -------------------------
-
-
-def _m001_initial(db: sqlite3.Connection) -> None:
-    db.execute(
-        """
-        CREATE TABLE conversations (
-            id INTEGER PRIMARY KEY,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL
-        )
-        """
-    )
-    db.execute(
-        """
-        CREATE TABLE exchanges (
-            id INTEGER PRIMARY KEY,
-            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-            model TEXT NOT NULL,
-            provider TEXT NOT NULL,
-            url TEXT,
-            temperature REAL,
-            started_at TEXT NOT NULL,
-            first_chunk_ms REAL,
-            duration_ms REAL,
-            error TEXT,
-            incomplete INTEGER NOT NULL DEFAULT 1
-        )
-        """
-    )
-    db.execute(
-        """
-        CREATE TABLE messages (
-            id INTEGER PRIMARY KEY,
-            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-            exchange_id INTEGER REFERENCES exchanges(id) ON DELETE CASCADE,
-            role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
-            content TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            incomplete INTEGER NOT NULL DEFAULT 0
-        )
-        """
-    )
-    db.execute("CREATE INDEX messages_by_conversation ON messages(conversation_id, id)")
-    db.execute("CREATE INDEX exchanges_by_conversation ON exchanges(conversation_id, id)")
-    db.execute("CREATE INDEX conversations_by_update ON conversations(updated_at)")
-
-
-MIGRATIONS: tuple[tuple[str, Callable[[sqlite3.Connection], None]], ...] = (
-    ("m001_initial", _m001_initial),
-)
-"""Every schema change, oldest first; the schema version is their count."""
-
-
 # Most recent activity first. Message ids grow with every write, whichever
 # process makes it, so they order activity exactly where timestamps can tie.
 _BY_ACTIVITY = (
     "coalesce((SELECT max(m.id) FROM messages m WHERE m.conversation_id = c.id), 0) DESC, c.id DESC"
 )
-
-# --- records ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    """One stored message."""
-
-    id: int
-    role: str
-    content: str
-    created_at: str
-    exchange_id: int | None
-    incomplete: bool
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """One request to a service and how it went."""
-
-    id: int
-    model: str
-    provider: str
-    url: str | None
-    temperature: float | None
-    started_at: str
-    first_chunk_ms: float | None
-    duration_ms: float | None
-    error: str | None
-    incomplete: bool
-
-
-@dataclass(frozen=True)
-class ConversationSummary:
-    """A line of ``acytoo logs``."""
-
-    id: int
-    created_at: str
-    updated_at: str
-    model: str | None
-    first_words: str
-    messages: int
-
-
-@dataclass(frozen=True)
-class Conversation:
-    """A conversation with all its messages and exchanges."""
-
-    id: int
-    created_at: str
-    updated_at: str
-    messages: list[StoredMessage] = field(default_factory=list)
-    exchanges: list[Exchange] = field(default_factory=list)
-
-    @property
-    def model(self) -> str | None:
-        """The model of the latest exchange."""
-        return self.exchanges[-1].model if self.exchanges else None
-
-    @property
-    def provider(self) -> str | None:
-        """The provider of the latest exchange."""
-        return self.exchanges[-1].provider if self.exchanges else None
-
-    def history(self) -> list[dict[str, str]]:
-        """The messages to send when the conversation continues.
-
-        The latest system message goes first; user and assistant messages
-        follow in order. The user message of an exchange that failed before
-        any answer arrived is left out (the user will ask again), but a
-        partial answer, and its question, stay: the user saw them.
-        """
-        failed = {
-            exchange.id
-            for exchange in self.exchanges
-            if exchange.error is not None
-            and not any(
-                m.exchange_id == exchange.id and m.role == "assistant" for m in self.messages
-            )
-        }
-        system = [m for m in self.messages if m.role == "system"]
-        history: list[dict[str, str]] = []
-        if system and system[-1].content:
-            history.append({"role": "system", "content": system[-1].content})
-        for message in self.messages:
-            if message.role == "system" or message.exchange_id in failed:
-                continue
-            history.append({"role": message.role, "content": message.content})
-        return history
-
-    @property
-    def system(self) -> str | None:
-        """The system prompt in force (the latest system message), if any."""
-        system = [m for m in self.messages if m.role == "system"]
-        return system[-1].content or None if system else None
-
 
 # --- the store -------------------------------------------------------------------------
 

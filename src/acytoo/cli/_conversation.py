@@ -13,18 +13,29 @@ from typing import TYPE_CHECKING
 from ..typing import Message, Messages
 from ._provider import ProviderCall
 from ._stream import Outcome, stream_answer
-from .render import Renderer, one_line, redact
+from .render import Renderer, error, one_line, redact
 
 if TYPE_CHECKING:
     from ..store import Conversation, Store
 
-__all__ = ["ChatSession", "describe_error"]
+__all__ = ["ChatSession", "describe_error", "report_error"]
 
 
 def describe_error(exc: BaseException, secrets: list[str]) -> str:
     """One line saying what went wrong, without secrets."""
     message = str(exc) or type(exc).__name__
     return redact(one_line(message), secrets)
+
+
+def report_error(exc: BaseException, secrets: list[str]) -> None:
+    """Print ``exc`` as one line on stderr, with its traceback under ``--debug``."""
+    from .main import debug_enabled
+
+    error(describe_error(exc, secrets))
+    if debug_enabled():
+        import traceback
+
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
 
 
 class ChatSession:

@@ -12,7 +12,7 @@ import click
 
 from . import exit_codes
 from .config import PROVIDERS, ConfigError, Settings, Target, resolve
-from .render import Renderer, error, make_renderer, notice
+from .render import Renderer, make_renderer, notice
 
 if TYPE_CHECKING:
     from ..store import Conversation, Store
@@ -230,13 +230,13 @@ def _session(
 
 
 def _one_shot(session: ChatSession, prompt: str, *, stream: bool, as_json: bool) -> int:
+    from ._conversation import describe_error, report_error
+
     renderer: Renderer = _Silent() if as_json else make_renderer(stream)
     outcome = asyncio.run(session.ask(prompt, renderer))
     if isinstance(outcome.error, BrokenPipeError):
         raise outcome.error  # the reader left (`| head`); the edge exits quietly
     if as_json:
-        from ._conversation import describe_error
-
         payload: dict[str, Any] = {
             "text": outcome.text,
             "model": session.model,
@@ -256,15 +256,7 @@ def _one_shot(session: ChatSession, prompt: str, *, stream: bool, as_json: bool)
         notice("interrupted; the partial answer was kept")
         return exit_codes.INTERRUPTED
     if outcome.error is not None:
-        from ._conversation import describe_error
-
-        error(describe_error(outcome.error, session.secrets))
-        if _debug():
-            import traceback
-
-            traceback.print_exception(
-                type(outcome.error), outcome.error, outcome.error.__traceback__
-            )
+        report_error(outcome.error, session.secrets)
         return exit_codes.exit_code_for(outcome.error)
     return exit_codes.OK
 
@@ -290,9 +282,3 @@ def _public(url: str | None) -> str | None:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
-
-
-def _debug() -> bool:
-    from .main import debug_enabled
-
-    return debug_enabled()

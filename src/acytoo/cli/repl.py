@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import exit_codes
-from ._conversation import ChatSession, describe_error
-from .render import PlainRenderer, Renderer, error, make_renderer
+from ._conversation import ChatSession, report_error
+from .render import PlainRenderer, Renderer, make_renderer
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
@@ -57,7 +57,7 @@ async def run_repl(session: ChatSession) -> int:
         if outcome.interrupted:
             _say("[interrupted]")
         elif outcome.error is not None:
-            error(describe_error(outcome.error, session.secrets))
+            report_error(outcome.error, session.secrets)
 
 
 def _prompt_session() -> PromptSession[str]:
