@@ -270,6 +270,18 @@ async def test_after_done_the_body_is_read_to_its_end_for_reuse(
     assert openai_upstream.requests[0].peer == openai_upstream.requests[1].peer
 
 
+async def test_a_body_held_open_after_done_does_not_hold_the_answer(
+    openai_upstream: OpenAIUpstream,
+) -> None:
+    # The upstream never ends the body after [DONE]: the answer still ends
+    # (after a short, bounded drain) and the connection is dropped, not reused.
+    openai_upstream.reply(SSEReply(text_events(PIECES), split=100_000, ending="hold"))
+    async with aiohttp.ClientSession() as session:
+        chunks = await asyncio.wait_for(stream(openai_upstream, session=session), 30)
+    assert "".join(chunks) == ANSWER
+    await openai_upstream.wait_disconnected()
+
+
 async def test_create_async_joins_the_answer(openai_upstream: OpenAIUpstream) -> None:
     openai_upstream.reply(SSEReply(text_events(PIECES)))
     assert await provider(openai_upstream).create_async("m", MESSAGES) == ANSWER

@@ -9,6 +9,7 @@ builds the request and turns the events into text.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -18,7 +19,7 @@ from typing import Any, ClassVar
 from yarl import URL
 
 from .._transport import HTTPRequest, ResponseStream, SSEDecoder, open_stream
-from ..errors import InvalidRequestError, StreamError
+from ..errors import InvalidRequestError, StreamError, TransportError
 from ..typing import AsyncResult, Messages
 from ._http import check_options, join_path, parse_base_url, transport_options
 from .base import AsyncGeneratorProvider, validate_messages, validate_temperature
@@ -35,6 +36,8 @@ _OPTIONS = ("base_url", "api_key", "temperature", "max_tokens")
 _MAX_JSON_BODY = 32 * 1024 * 1024
 _EXCERPT = 200
 _JSON = json.JSONDecoder()
+# How long to wait for the end of the body after [DONE] before dropping the connection.
+_DRAIN_AFTER_DONE = 1.0
 
 
 class OpenAICompatible(AsyncGeneratorProvider):
@@ -154,6 +157,11 @@ class OpenAICompatible(AsyncGeneratorProvider):
         return headers
 
 
+async def _drain(texts: AsyncGenerator[str, None]) -> None:
+    async for _ in texts:
+        pass
+
+
 async def _stream_content(response: ResponseStream) -> AsyncGenerator[str, None]:
     """The ``delta.content`` of each chunk event, up to ``[DONE]``.
 
@@ -167,10 +175,6 @@ async def _stream_content(response: ResponseStream) -> AsyncGenerator[str, None]
     done = seen = False
     async with contextlib.aclosing(response.iter_text()) as texts:
         async for text in texts:
-            if done:
-                # Read what follows [DONE] (normally nothing) so the
-                # connection can go back to the pool.
-                continue
             events = feed(text)
             seen = seen or bool(events)
             for event in events:
@@ -196,8 +200,16 @@ async def _stream_content(response: ResponseStream) -> AsyncGenerator[str, None]
                     content = _chunk_content(data)
                 if content and isinstance(content, str):
                     yield content
-    if done:
-        return
+            if done:
+                break
+        if done:
+            # Read what follows [DONE] (normally just the end of the body) so the
+            # connection can go back to the pool, but do not make the caller wait
+            # on a server that keeps the stream open: then the connection is dropped.
+            # A tail that breaks after [DONE] does not spoil a complete answer either.
+            with contextlib.suppress(asyncio.TimeoutError, TransportError):
+                await asyncio.wait_for(_drain(texts), _DRAIN_AFTER_DONE)
+            return
     # The body ended cleanly without [DONE]: the service is done too. (A body
     # cut short raised IncompleteResponseError from iter_text instead.)
     last = decoder.flush()
