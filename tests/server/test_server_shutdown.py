@@ -137,6 +137,29 @@ async def test_streams_still_running_after_the_grace_period_are_cut(
     assert await asyncio.wait_for(server.process.wait(), 30) == 0
 
 
+async def test_a_second_sigterm_stops_at_once(
+    openai_upstream: OpenAIUpstream, server_process
+) -> None:
+    openai_upstream.reply(SSEReply(text_events(["first"]), ending="hold"))
+    server = await start_process(
+        "--backend", "openai", "--upstream-url", openai_upstream.base_url, "--grace-period", "600"
+    )
+    server_process.append(server)
+    chunks = Acytoo.configure(url=server.url, max_retries=0).create_async_generator("", USER)
+    try:
+        assert await asyncio.wait_for(anext(chunks), 20) == "first"
+        server.process.send_signal(signal.SIGTERM)
+        assert await refuses_connections(server.url)
+        server.process.send_signal(signal.SIGTERM)
+        with pytest.raises(IncompleteResponseError):
+            await asyncio.wait_for(anext(chunks), 30)
+    finally:
+        await chunks.aclose()
+    # Far sooner than the 600 s grace period.
+    assert await asyncio.wait_for(server.process.wait(), 30) == 0
+    await openai_upstream.wait_disconnected(timeout=30)
+
+
 @pytest.mark.parametrize("module", [("acytoo.server",), ("acytoo", "serve")])
 async def test_idle_server_exits_0_on_sigterm(server_process, module) -> None:
     server = await start_process(module=module)  # the offline backend

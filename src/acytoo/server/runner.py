@@ -78,17 +78,28 @@ async def serve(
 def run(config: ServerConfig | None = None, backend: Backend | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully.
 
-    Prints ``listening on http://host:port`` to stderr once ready.
+    Prints ``listening on http://host:port`` to stderr once ready. A second
+    signal during the grace period stops at once, cutting answers in flight.
     """
-    asyncio.run(_serve_until_stopped(config or ServerConfig(), backend))
+    try:
+        asyncio.run(_serve_until_stopped(config or ServerConfig(), backend))
+    except asyncio.CancelledError:
+        logger.warning("stopped without waiting for the answers in flight")
 
 
 async def _serve_until_stopped(config: ServerConfig, backend: Backend | None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    main = asyncio.current_task()
     signals = (signal.SIGTERM, signal.SIGINT)
+
+    def on_signal() -> None:
+        if stop.is_set() and main is not None:
+            main.cancel()  # asked twice: do not wait any longer
+        stop.set()
+
     for signum in signals:
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal)
     try:
         async with serve(config, backend) as server:
             print(f"listening on {server.url}", file=sys.stderr, flush=True)
