@@ -134,3 +134,25 @@ def test_the_unclosed_check_can_fail(tmp_path: Path) -> None:
     """
     finished = run_script(tmp_path, leaky)
     assert "Unclosed client session" in finished.stderr
+
+
+ABANDONED_SCRIPT = """
+    import sys
+    from acytoo import Acytoo
+
+    # Left open on purpose: the interpreter finalises it at exit.
+    iterator = Acytoo.create_completion("", [{"role": "user", "content": "x"}], url=sys.argv[1])
+    print(next(iterator))
+"""
+
+
+def test_iterator_left_open_at_exit_neither_hangs_nor_leaks(
+    threaded_acytoo_server: AcytooTestServer, tmp_path: Path
+) -> None:
+    threaded_acytoo_server.reply(Reply(chunks=[b"first"], ending="hold"))
+    # A hang would hit run_script's timeout (the server holds the stream open).
+    finished = run_script(tmp_path, ABANDONED_SCRIPT, threaded_acytoo_server.url, timeout=30)
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.split() == ["first"]
+    assert finished.stderr == ""
+    threaded_acytoo_server.wait_disconnected_threadsafe()

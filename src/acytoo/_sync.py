@@ -23,11 +23,14 @@ T = TypeVar("T")
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
 _thread: threading.Thread | None = None
+_shut_down = False
 
 
 def _background_loop() -> asyncio.AbstractEventLoop:
     global _loop, _thread
     with _lock:
+        if _shut_down:
+            raise RuntimeError("the interpreter is exiting: acytoo's sync bridge is closed")
         if _loop is None or _thread is None or not _thread.is_alive():
             loop = asyncio.new_event_loop()
             ready = threading.Event()
@@ -46,10 +49,11 @@ def _background_loop() -> asyncio.AbstractEventLoop:
 
 def _shutdown() -> None:
     """Close the pooled sessions and the loop when the interpreter exits."""
-    global _loop, _thread
+    global _loop, _thread, _shut_down
     with _lock:
         loop, thread = _loop, _thread
         _loop = _thread = None
+        _shut_down = True
     if loop is None or thread is None or not thread.is_alive():
         return
     with contextlib.suppress(Exception):
@@ -94,7 +98,10 @@ def iterate_in_background(iterator: AsyncIterator[T]) -> Iterator[T]:
             yield item
     finally:
         aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
+        # After exit-time shutdown (an iterator left open until the interpreter
+        # finalises it) the loop already closed every async generator; starting
+        # a new loop then would hang the exit.
+        if aclose is not None and not _shut_down:
             run_in_background(aclose())
 
 
