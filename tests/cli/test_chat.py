@@ -386,14 +386,15 @@ def test_answer_broken_mid_stream_exits_5_and_keeps_the_partial_answer(
 
 def test_read_timeout_exits_3(cli: CLI, threaded_acytoo_server: AcytooTestServer) -> None:
     threaded_acytoo_server.reply(Reply(chunks=[b"slow"], ending="hold"))
-    result = cli.run("chat", "--url", threaded_acytoo_server.url, "--timeout", "0.5", "hello")
+    result = cli.run("chat", "--url", threaded_acytoo_server.url, "--timeout", "1", "hello")
     assert result.returncode == 3, result.stderr
     assert result.stdout == "slow"
     threaded_acytoo_server.release()
 
 
-def test_ctrl_c_in_one_shot_exits_130_and_keeps_the_partial_answer(
-    cli: CLI, threaded_acytoo_server: AcytooTestServer
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_sigterm_in_one_shot_keeps_the_partial_answer(
+    cli: CLI, threaded_acytoo_server: AcytooTestServer, signum: signal.Signals, code: int
 ) -> None:
     threaded_acytoo_server.reply(Reply(chunks=[b"partial "], ending="hold"))
     process = subprocess.Popen(
@@ -412,13 +413,13 @@ def test_ctrl_c_in_one_shot_exits_130_and_keeps_the_partial_answer(
             if ready:
                 received_text += os.read(process.stdout.fileno(), 1024)
         assert received_text == b"partial "
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         _, err = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate(timeout=30)
-    assert process.returncode == 130
+    assert process.returncode == code
     assert "interrupted" in single_line(err.decode())
     threaded_acytoo_server.wait_disconnected_threadsafe(30)
     assert cli.rows("SELECT role, content, incomplete FROM messages ORDER BY id") == [

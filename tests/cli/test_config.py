@@ -207,6 +207,7 @@ def test_exit_codes_are_distinct_and_documented() -> None:
         exit_codes.HTTP_STATUS,
         exit_codes.STREAM_BROKEN,
         exit_codes.INTERRUPTED,
+        exit_codes.TERMINATED,
     ]
     assert len(set(codes)) == len(codes)
     for code in codes:

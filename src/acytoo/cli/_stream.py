@@ -30,6 +30,8 @@ class Outcome:
     duration_ms: float = 0.0
     error: Exception | None = None
     interrupted: bool = False
+    terminated: bool = False
+    """Stopped by SIGTERM (also ``interrupted``): the caller should exit."""
 
     @property
     def text(self) -> str:
@@ -76,11 +78,12 @@ async def stream_answer(
 
     task = asyncio.ensure_future(consume())
 
-    def interrupt() -> None:
+    def interrupt(terminate: bool) -> None:
         outcome.interrupted = True
+        outcome.terminated = outcome.terminated or terminate
         task.cancel()
 
-    with _sigint_calls(interrupt):
+    with _signals_call(interrupt):
         try:
             await task
         except asyncio.CancelledError:
@@ -97,21 +100,27 @@ async def stream_answer(
 
 
 @contextlib.contextmanager
-def _sigint_calls(callback: Callable[[], None]) -> Iterator[None]:
-    """Run ``callback`` on SIGINT (instead of raising KeyboardInterrupt) inside the block."""
+def _signals_call(callback: Callable[[bool], None]) -> Iterator[None]:
+    """Inside the block, SIGINT calls ``callback(False)`` and SIGTERM ``callback(True)``.
+
+    Instead of KeyboardInterrupt (or death by SIGTERM) wherever the program
+    happens to be, the stream is cancelled cleanly and what arrived is kept.
+    """
     loop = asyncio.get_running_loop()
-    previous = signal.getsignal(signal.SIGINT)
+    installed: list[tuple[signal.Signals, Any]] = []
     try:
-        loop.add_signal_handler(signal.SIGINT, callback)
+        for signum, terminate in ((signal.SIGINT, False), (signal.SIGTERM, True)):
+            previous = signal.getsignal(signum)
+            loop.add_signal_handler(signum, callback, terminate)
+            installed.append((signum, previous))
     except (NotImplementedError, RuntimeError, ValueError):
-        # Windows, or not the main thread: KeyboardInterrupt it is.
-        yield
-        return
+        pass  # Windows, or not the main thread: KeyboardInterrupt it is
     try:
         yield
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
-        # remove_signal_handler installs Python's default handler; put back
-        # whatever was there (asyncio.run's own handler, for instance).
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for signum, previous in installed:
+            loop.remove_signal_handler(signum)
+            # remove_signal_handler installs the default handler; put back
+            # whatever was there (asyncio.run's own SIGINT handler, say).
+            if previous is not None:
+                signal.signal(signum, previous)

@@ -254,7 +254,7 @@ def _one_shot(session: ChatSession, prompt: str, *, stream: bool, as_json: bool)
         sys.stdout.flush()
     if outcome.interrupted:
         notice("interrupted; the partial answer was kept")
-        return exit_codes.INTERRUPTED
+        return exit_codes.TERMINATED if outcome.terminated else exit_codes.INTERRUPTED
     if outcome.error is not None:
         report_error(outcome.error, session.secrets)
         return exit_codes.exit_code_for(outcome.error)

@@ -21,6 +21,7 @@ __all__ = [
     "INTERRUPTED",
     "OK",
     "STREAM_BROKEN",
+    "TERMINATED",
     "USAGE",
     "exit_code_for",
 ]
@@ -39,11 +40,14 @@ STREAM_BROKEN = 5
 """The answer started but broke off (the service reported an error or the body was cut)."""
 INTERRUPTED = 130
 """Stopped with Ctrl-C (128 + SIGINT, the shell's convention)."""
+TERMINATED = 143
+"""Stopped by SIGTERM while an answer streamed (128 + SIGTERM); the partial answer is kept."""
 
 EPILOG = (
     "Exit codes: 0 ok; 1 other error; 2 usage (bad option, temperature, URL or "
     "conversation id); 3 cannot connect or timed out; 4 HTTP error status from the "
-    "service; 5 the answer broke off mid-stream; 130 interrupted (Ctrl-C)."
+    "service; 5 the answer broke off mid-stream; 130 interrupted (Ctrl-C); 143 "
+    "terminated (SIGTERM)."
 )
 
 

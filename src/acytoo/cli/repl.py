@@ -54,6 +54,8 @@ async def run_repl(session: ChatSession) -> int:
         if isinstance(renderer, PlainRenderer):
             renderer = _EndWithNewline(renderer)
         outcome = await session.ask(text, renderer)
+        if outcome.terminated:
+            return exit_codes.TERMINATED
         if outcome.interrupted:
             _say("[interrupted]")
         elif outcome.error is not None:
