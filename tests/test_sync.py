@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
 from pathlib import Path
 from typing import Any
@@ -155,4 +160,42 @@ def test_iterator_left_open_at_exit_neither_hangs_nor_leaks(
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout.split() == ["first"]
     assert finished.stderr == ""
+    threaded_acytoo_server.wait_disconnected_threadsafe()
+
+
+CTRL_C_SCRIPT = """
+    import sys
+    from acytoo import Acytoo
+
+    iterator = Acytoo.create_completion("", [{"role": "user", "content": "x"}], url=sys.argv[1])
+    try:
+        print(next(iterator), flush=True)
+        print(next(iterator), flush=True)  # the server holds: blocks until Ctrl-C
+    except KeyboardInterrupt:
+        iterator.close()
+        print("interrupted", flush=True)
+"""
+
+
+def test_ctrl_c_during_a_blocked_sync_iteration(
+    threaded_acytoo_server: AcytooTestServer, tmp_path: Path
+) -> None:
+    threaded_acytoo_server.reply(Reply(chunks=[b"first"], ending="hold"))
+    script = tmp_path / "ctrl_c.py"
+    script.write_text(textwrap.dedent(CTRL_C_SCRIPT))
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    with subprocess.Popen(
+        [sys.executable, "-W", "error::ResourceWarning", str(script), threaded_acytoo_server.url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as process:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "first"
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert out.split() == ["interrupted"]
+    assert err == ""
     threaded_acytoo_server.wait_disconnected_threadsafe()
