@@ -153,7 +153,11 @@ def _finished_blocks_end(text: str, start: int) -> int:
     end = text.rfind("\n\n", start)
     if end <= start:
         return start
-    fences = sum(1 for line in text[:end].splitlines() if line.lstrip().startswith(("```", "~~~")))
+    # Text before ``start`` is complete blocks, so its fences are balanced:
+    # only the new part needs counting (linear work over the whole answer).
+    fences = sum(
+        1 for line in text[start:end].splitlines() if line.lstrip().startswith(("```", "~~~"))
+    )
     return end + 2 if fences % 2 == 0 else start
 
 
