@@ -263,3 +263,10 @@ def test_terminal_shows_a_spinner_until_the_first_chunk(
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_session_with_no_log_writes_nothing(cli: CLI, spawn: object) -> None:
+    child = spawn("--provider", "local", "--no-log")  # type: ignore[operator]
+    ask(child, "hello", "offline assistant")
+    assert exit_with_ctrl_d(child) == 0
+    assert not cli.db_path.exists()
