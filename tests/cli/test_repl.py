@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pexpect
 import pytest
@@ -18,11 +18,12 @@ TIMEOUT = 30
 PROMPT = ">"
 CTRL_C = "\x03"
 ESC_ENTER = "\x1b\r"
+Spawn = Callable[..., pexpect.spawn]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 @pytest.fixture
-def spawn(cli: CLI) -> Iterator[object]:
+def spawn(cli: CLI) -> Iterator[Spawn]:
     children: list[pexpect.spawn] = []
 
     def start(*args: str) -> pexpect.spawn:
@@ -77,11 +78,11 @@ def bodies(server: AcytooTestServer) -> list[dict[str, object]]:
 
 
 def test_session_sends_the_whole_conversation_and_obeys_commands(
-    cli: CLI, spawn: object, threaded_acytoo_server: AcytooTestServer
+    cli: CLI, spawn: Spawn, threaded_acytoo_server: AcytooTestServer
 ) -> None:
     server = threaded_acytoo_server
     server.reply(Reply(chunks=[b"answer-one"]), Reply(chunks=[b"answer-two"]))
-    child = spawn("--url", server.url)  # type: ignore[operator]
+    child = spawn("--url", server.url)
     ask(child, "first question", "answer-one")
     command(child, "/system Be brief.", "System prompt set.")
     command(child, "/model other-model", "Model: other-model")
@@ -113,13 +114,13 @@ def test_session_sends_the_whole_conversation_and_obeys_commands(
 
 
 def test_ctrl_c_stops_the_answer_keeps_it_and_returns_to_the_prompt(
-    cli: CLI, spawn: object, threaded_acytoo_server: AcytooTestServer
+    cli: CLI, spawn: Spawn, threaded_acytoo_server: AcytooTestServer
 ) -> None:
     server = threaded_acytoo_server
     # The answer starts, then the server holds the stream open until the
     # client goes away: only Ctrl-C can end it.
     server.reply(Reply(chunks=[b"partial-words "], ending="hold"), Reply(chunks=[b"after"]))
-    child = spawn("--url", server.url)  # type: ignore[operator]
+    child = spawn("--url", server.url)
     child.send("tell me a long story\r")
     child.expect("partial-words")
     child.send(CTRL_C)
@@ -148,9 +149,9 @@ def test_ctrl_c_stops_the_answer_keeps_it_and_returns_to_the_prompt(
 
 
 def test_ctrl_c_at_the_prompt_clears_the_line(
-    spawn: object, threaded_acytoo_server: AcytooTestServer
+    spawn: Spawn, threaded_acytoo_server: AcytooTestServer
 ) -> None:
-    child = spawn("--url", threaded_acytoo_server.url)  # type: ignore[operator]
+    child = spawn("--url", threaded_acytoo_server.url)
     child.send("never sent")
     child.send(CTRL_C)
     child.expect(PROMPT)
@@ -162,9 +163,9 @@ def test_ctrl_c_at_the_prompt_clears_the_line(
 
 
 def test_multi_line_input_and_exit_command(
-    spawn: object, threaded_acytoo_server: AcytooTestServer
+    spawn: Spawn, threaded_acytoo_server: AcytooTestServer
 ) -> None:
-    child = spawn("--url", threaded_acytoo_server.url)  # type: ignore[operator]
+    child = spawn("--url", threaded_acytoo_server.url)
     child.send("line one" + ESC_ENTER + "line two\r")
     child.expect("Hello")
     child.expect(PROMPT)
@@ -178,11 +179,11 @@ def test_multi_line_input_and_exit_command(
 
 
 def test_continue_a_conversation_interactively(
-    cli: CLI, spawn: object, threaded_acytoo_server: AcytooTestServer
+    cli: CLI, spawn: Spawn, threaded_acytoo_server: AcytooTestServer
 ) -> None:
     url = threaded_acytoo_server.url
     assert cli.run("chat", "--url", url, "-s", "kept system", "one-shot").returncode == 0
-    child = spawn("--url", url, "-c")  # type: ignore[operator]
+    child = spawn("--url", url, "-c")
     assert "continuing conversation 1 (2 messages)" in child.banner
     ask(child, "and now?", "Hello")
     assert exit_with_ctrl_d(child) == 0
@@ -196,10 +197,10 @@ def test_continue_a_conversation_interactively(
 
 
 def test_errors_in_the_session_are_one_line_and_the_session_goes_on(
-    spawn: object, threaded_acytoo_server: AcytooTestServer
+    spawn: Spawn, threaded_acytoo_server: AcytooTestServer
 ) -> None:
     threaded_acytoo_server.reply(Reply(status=401, chunks=[b'{"msg":"wrong password"}']))
-    child = spawn("--url", threaded_acytoo_server.url)  # type: ignore[operator]
+    child = spawn("--url", threaded_acytoo_server.url)
     child.send("hello\r")
     child.expect("acytoo: error: wrong password")
     child.expect(PROMPT)
@@ -209,8 +210,8 @@ def test_errors_in_the_session_are_one_line_and_the_session_goes_on(
     assert bodies(threaded_acytoo_server)[1]["messages"] == [{"role": "user", "content": "again"}]
 
 
-def test_offline_session(spawn: object) -> None:
-    child = spawn("--provider", "local")  # type: ignore[operator]
+def test_offline_session(spawn: Spawn) -> None:
+    child = spawn("--provider", "local")
     ask(child, "hello", "offline assistant")
     assert exit_with_ctrl_d(child) == 0
 
@@ -265,8 +266,8 @@ def test_terminal_shows_a_spinner_until_the_first_chunk(
     assert child.exitstatus == 0
 
 
-def test_session_with_no_log_writes_nothing(cli: CLI, spawn: object) -> None:
-    child = spawn("--provider", "local", "--no-log")  # type: ignore[operator]
+def test_session_with_no_log_writes_nothing(cli: CLI, spawn: Spawn) -> None:
+    child = spawn("--provider", "local", "--no-log")
     ask(child, "hello", "offline assistant")
     assert exit_with_ctrl_d(child) == 0
     assert not cli.db_path.exists()
