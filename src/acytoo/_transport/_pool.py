@@ -38,7 +38,9 @@ async def pooled_session(proxy: URL | None) -> aiohttp.ClientSession:
     loop = asyncio.get_running_loop()
     socks = proxy is not None and proxy.scheme.lower() in SOCKS_PROXY_SCHEMES
     key = str(proxy) if socks else ""
-    per_loop = _sessions.setdefault(loop, {})
+    per_loop = _sessions.get(loop)
+    if per_loop is None:
+        per_loop = _sessions[loop] = {}
     session = per_loop.get(key)
     if session is not None and not session.closed:
         return session

@@ -79,6 +79,9 @@ class ResponseStream:
     @property
     def charset(self) -> str | None:
         """The charset named by Content-Type, if any."""
+        content_type = self._response.headers.get("Content-Type")
+        if content_type is None or "charset" not in content_type.lower():
+            return None  # the common case; skips parsing the header
         return self._response.charset
 
     @property

@@ -139,7 +139,7 @@ def validate_messages(messages: object) -> Messages:
     if not isinstance(messages, list) or not messages:
         raise InvalidRequestError("messages must be a non-empty list of {role, content} dicts")
     for index, message in enumerate(messages):
-        if not isinstance(message, Mapping):
+        if not isinstance(message, (dict, Mapping)):  # dict first: the common, fast check
             raise InvalidRequestError(
                 f"messages[{index}] must be a dict, not {type(message).__name__}"
             )
