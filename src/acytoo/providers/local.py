@@ -50,6 +50,10 @@ CITED_PENALTY = 0.5
 # limiting") is what the question names; BM25 alone cannot tell it from a
 # longer section using the same words, notably for words found everywhere.
 TITLE_MATCH_BOOST = 1.25
+# The README summarises what the docs pages explain in full: on a near tie,
+# the page is the better answer.
+OVERVIEW_FACTOR = 0.8
+OVERVIEW_SOURCES = frozenset({"README.md"})
 
 _ACCEPTED_OPTIONS = frozenset(
     # Transport options are accepted so that Local can stand in for an HTTP
@@ -246,6 +250,8 @@ def _rank(index: DocsIndex, user_turns: list[str], cited: set[str]) -> list[Matc
         factor = CITED_PENALTY if section.label in cited else 1.0
         if section.title_terms and section.title_terms <= focus_set:
             factor *= TITLE_MATCH_BOOST
+        if section.source in OVERVIEW_SOURCES:
+            factor *= OVERVIEW_FACTOR
         matches.append(Match(match.section, match.score * factor, match.coverage, match.strength))
     matches.sort(key=lambda match: (-match.score, match.section))
     relevant = [m for m in matches if m.coverage >= MIN_COVERAGE and m.strength >= MIN_STRENGTH]
