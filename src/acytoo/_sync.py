@@ -89,24 +89,33 @@ def iterate_in_background(iterator: AsyncIterator[T]) -> Iterator[T]:
     closes the async iterator on the background loop, which closes its
     HTTP response.
     """
+    # Ctrl-C while waiting cancels the pending __anext__, but the cancellation
+    # reaches the loop asynchronously; aclose() must wait for it, or it finds
+    # the generator still running and fails. The lock makes it wait.
+    lock = asyncio.Lock()
     try:
         while True:
             try:
-                item = run_in_background(_next(iterator))
+                item = run_in_background(_next(iterator, lock))
             except StopAsyncIteration:
                 return
             yield item
     finally:
-        aclose = getattr(iterator, "aclose", None)
         # After exit-time shutdown (an iterator left open until the interpreter
         # finalises it) the loop already closed every async generator; starting
         # a new loop then would hang the exit.
-        if aclose is not None and not _shut_down:
-            run_in_background(aclose())
+        if hasattr(iterator, "aclose") and not _shut_down:
+            run_in_background(_aclose(iterator, lock))
 
 
-async def _next(iterator: AsyncIterator[T]) -> T:
-    return await iterator.__anext__()
+async def _next(iterator: AsyncIterator[T], lock: asyncio.Lock) -> T:
+    async with lock:
+        return await iterator.__anext__()
+
+
+async def _aclose(iterator: AsyncIterator[T], lock: asyncio.Lock) -> None:
+    async with lock:
+        await iterator.aclose()  # type: ignore[attr-defined]
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
