@@ -25,6 +25,7 @@ __all__ = [
     "free_port",
     "http_auth_proxy",
     "http_proxy",
+    "socks5_auth_proxy",
     "socks5_proxy",
     "start_proxy",
 ]
@@ -150,5 +151,13 @@ def http_auth_proxy(_proxy_logs: Path) -> Iterator[ProxyProcess]:
 def socks5_proxy(_proxy_logs: Path) -> Iterator[ProxyProcess]:
     """A SOCKS5 proxy without authentication."""
     proxy = start_proxy("socks5", _proxy_logs)
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def socks5_auth_proxy(_proxy_logs: Path) -> Iterator[ProxyProcess]:
+    """A SOCKS5 proxy that requires ``PROXY_USER:PROXY_PASSWORD``."""
+    proxy = start_proxy("socks5", _proxy_logs, (PROXY_USER, PROXY_PASSWORD))
     yield proxy
     proxy.stop()

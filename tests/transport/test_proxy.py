@@ -63,6 +63,25 @@ async def test_socks5_proxy(acytoo_server: AcytooTestServer, socks5_proxy: Proxy
     assert line.startswith("socks5 "), socks5_proxy.log()
 
 
+async def test_socks5_proxy_with_credentials(
+    acytoo_server: AcytooTestServer, socks5_auth_proxy: ProxyProcess
+) -> None:
+    assert await ask(acytoo_server, proxy=socks5_auth_proxy.url) == "Hello"
+    assert socks5_auth_proxy.relayed_to(acytoo_server.port), socks5_auth_proxy.log()
+
+
+@pytest.mark.parametrize("userinfo", ["", f"{PROXY_USER}:wrong@"])
+async def test_socks5_proxy_rejecting_credentials_raises_proxy_error(
+    acytoo_server: AcytooTestServer, socks5_auth_proxy: ProxyProcess, userinfo: str
+) -> None:
+    proxy = f"socks5://{userinfo}127.0.0.1:{socks5_auth_proxy.port}"
+    with pytest.raises(acytoo.ProxyError) as caught:
+        await ask(acytoo_server, proxy=proxy, retry_policy=RetryPolicy(initial_delay=0.01))
+    assert isinstance(caught.value, aiohttp.ClientConnectionError)
+    assert "wrong" not in str(caught.value)
+    assert acytoo_server.requests == []
+
+
 async def test_socks5h_lets_the_proxy_resolve_names(
     acytoo_server: AcytooTestServer, socks5_proxy: ProxyProcess
 ) -> None:

@@ -39,6 +39,10 @@ _SOCKS_ERRORS = (
     aiohttp_socks.ProxyError,
     *_SOCKS_TIMEOUTS,
 )
+# python-socks reads the SOCKS handshake with plain asyncio streams, so a proxy
+# that hangs up (as some do on wrong credentials) raises these unwrapped.
+_HANDSHAKE_ERRORS = (asyncio.IncompleteReadError, ConnectionError)
+_TRANSLATED_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, *_SOCKS_ERRORS, *_HANDSHAKE_ERRORS)
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ class ResponseStream:
         while True:
             try:
                 chunk = await content.read(_READ_LIMIT)
-            except (aiohttp.ClientError, asyncio.TimeoutError, *_SOCKS_ERRORS) as exc:
+            except _TRANSLATED_ERRORS as exc:
                 raise translate_error(exc, str(self._response.url), in_body=True) from exc
             if not chunk:
                 return
@@ -132,7 +136,7 @@ class ResponseStream:
                     text = ""
             try:
                 chunk = await content.read(_READ_LIMIT)
-            except (aiohttp.ClientError, asyncio.TimeoutError, *_SOCKS_ERRORS) as exc:
+            except _TRANSLATED_ERRORS as exc:
                 raise translate_error(exc, str(self._response.url), in_body=True) from exc
             if not chunk:
                 break
@@ -223,7 +227,7 @@ async def _send(
             if response is not None:
                 response.close()
             raise
-        except (aiohttp.ClientError, asyncio.TimeoutError, *_SOCKS_ERRORS) as exc:
+        except _TRANSLATED_ERRORS as exc:
             if response is not None:
                 response.close()
             error = translate_error(exc, str(request.url), in_body=False)
@@ -271,6 +275,16 @@ def translate_error(exc: BaseException, url: str, *, in_body: bool) -> errors.Ac
         return errors.ConnectTimeout(f"proxy did not answer in time: {exc}", url=url)
     if isinstance(exc, (aiohttp.ClientProxyConnectionError, *_SOCKS_ERRORS)):
         return errors.ProxyError(f"proxy failed: {exc}", url=url)
+    if isinstance(exc, _HANDSHAKE_ERRORS) and not isinstance(exc, aiohttp.ClientError):
+        if in_body:
+            return errors.IncompleteResponseError(
+                f"the response from {url} ended before it was complete: {exc!r}", url=url
+            )
+        return errors.ProxyError(
+            "the proxy closed the connection during its handshake "
+            f"(it may have rejected the credentials): {exc!r}",
+            url=url,
+        )
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return errors.ConnectTimeout(f"could not connect to {url} in time", url=url)
     if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
