@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
-import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -26,6 +24,15 @@ from typing import Literal
 import pytest
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
+
+from ._scripted import (
+    MAX_HOLD_SECONDS,
+    ScriptedServer,
+    ThreadedScripted,
+    peer,
+    running,
+    running_threaded,
+)
 
 __all__ = [
     "AcytooTestServer",
@@ -39,8 +46,6 @@ __all__ = [
 Ending = Literal["complete", "abort", "truncate", "bad_chunk", "hold", "http10"]
 
 _NO_CONTENT_TYPE = "x-test-no-content-type"
-# Every wait in the server is bounded, so a broken test cannot hang CI.
-_MAX_HOLD_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -76,85 +81,28 @@ class ReceivedRequest:
     peer: tuple[str, int] | None
 
 
-class AcytooTestServer:
-    """The scriptable server; use it through the fixtures."""
+class AcytooTestServer(ScriptedServer):
+    """The scriptable server; use it through the fixtures.
+
+    ``disconnected`` is set when a client left before its response was
+    finished, ``streaming`` once the last scripted chunk has been written.
+    """
 
     def __init__(self) -> None:
+        super().__init__()
         self.requests: list[ReceivedRequest] = []
         self.default_reply = Reply()
         self._replies: collections.deque[Reply] = collections.deque()
-        self._runner: web.AppRunner | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.port = 0
-        self.disconnected = asyncio.Event()
-        """Set when a client left before its response was finished."""
-        self.streaming = asyncio.Event()
-        """Set once the last scripted chunk of a response has been written."""
-        self._release = asyncio.Event()
-
-    @property
-    def url(self) -> str:
-        """The base URL (``http://127.0.0.1:<port>``)."""
-        return f"http://127.0.0.1:{self.port}"
 
     def reply(self, *replies: Reply) -> None:
         """Queue ``replies`` for the next requests, in order."""
         self._replies.extend(replies)
 
-    def release(self) -> None:
-        """Let a ``hold`` reply finish normally."""
-        self._call(self._release.set)
-
-    def reset_events(self) -> None:
-        """Clear ``disconnected``, ``streaming`` and the release flag."""
-        self._call(self.disconnected.clear)
-        self._call(self.streaming.clear)
-        self._call(self._release.clear)
-
-    async def wait_disconnected(self, timeout: float = 10.0) -> None:
-        """Wait (bounded) until the server saw a client leave mid-response."""
-        await asyncio.wait_for(self.disconnected.wait(), timeout)
-
-    def wait_disconnected_threadsafe(self, timeout: float = 10.0) -> None:
-        """:meth:`wait_disconnected` from another thread than the server's."""
-        assert self._loop is not None
-        future = asyncio.run_coroutine_threadsafe(self.wait_disconnected(timeout), self._loop)
-        future.result(timeout + 5)
-
-    async def start(self) -> None:
-        """Listen on a free port of 127.0.0.1."""
-        self._loop = asyncio.get_running_loop()
+    def _make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         app.on_response_prepare.append(_drop_content_type)
-        # handler_cancellation: the handler is cancelled when the client
-        # disconnects, which is how the server notices it exactly.
-        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.Server)
-        self.port = server.sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        """Stop listening and end the open connections."""
-        self._release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    def _call(self, function: object) -> None:
-        assert callable(function)
-        loop = self._loop
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if loop is None or running is loop:
-            function()
-        else:
-            loop.call_soon_threadsafe(function)
+        return app
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -166,7 +114,7 @@ class AcytooTestServer:
                 headers=CIMultiDictProxy(CIMultiDict(request.headers)),
                 raw_headers=tuple(request.raw_headers),
                 body=body,
-                peer=_peer(request),
+                peer=peer(request),
             )
         )
         reply = self._replies.popleft() if self._replies else self.default_reply
@@ -200,7 +148,7 @@ class AcytooTestServer:
             await response.write_eof()
             return response
         if reply.ending == "hold":
-            await asyncio.wait_for(self._release.wait(), _MAX_HOLD_SECONDS)
+            await asyncio.wait_for(self._release.wait(), MAX_HOLD_SECONDS)
             await response.write_eof()
             return response
         if reply.ending == "bad_chunk":
@@ -210,7 +158,7 @@ class AcytooTestServer:
 
     async def _wait_for_close(self) -> web.StreamResponse:
         # The closed connection cancels this handler (handler_cancellation).
-        await asyncio.sleep(_MAX_HOLD_SECONDS)
+        await asyncio.sleep(MAX_HOLD_SECONDS)
         raise AssertionError("the connection was not closed")
 
 
@@ -230,58 +178,22 @@ async def _drop_content_type(request: web.Request, response: web.StreamResponse)
         response.headers.pop("Content-Type", None)
 
 
-def _peer(request: web.Request) -> tuple[str, int] | None:
-    transport = request.transport
-    if transport is None:
-        return None
-    peer = transport.get_extra_info("peername")
-    return (peer[0], peer[1]) if peer else None
-
-
-class ThreadedServer:
+class ThreadedServer(ThreadedScripted[AcytooTestServer]):
     """An :class:`AcytooTestServer` on its own loop in a background thread."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="acytoo-test-server")
-        self.server: AcytooTestServer
-
-    def start(self) -> AcytooTestServer:
-        self._thread.start()
-
-        async def create() -> AcytooTestServer:
-            server = AcytooTestServer()
-            await server.start()
-            return server
-
-        self.server = asyncio.run_coroutine_threadsafe(create(), self.loop).result(30)
-        return self.server
-
-    def stop(self) -> None:
-        with contextlib.suppress(AttributeError):
-            asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(30)
-        self.loop.close()
+        super().__init__(AcytooTestServer, "acytoo-test-server")
 
 
 @pytest.fixture
 async def acytoo_server() -> AsyncIterator[AcytooTestServer]:
     """A scriptable Acytoo-protocol server in the test's event loop."""
-    server = AcytooTestServer()
-    await server.start()
-    try:
+    async with running(AcytooTestServer()) as server:
         yield server
-    finally:
-        await server.close()
 
 
 @pytest.fixture
 def threaded_acytoo_server() -> Iterator[AcytooTestServer]:
     """A scriptable Acytoo-protocol server on a background thread."""
-    threaded = ThreadedServer()
-    server = threaded.start()
-    try:
+    with running_threaded(AcytooTestServer, "acytoo-test-server") as server:
         yield server
-    finally:
-        threaded.stop()

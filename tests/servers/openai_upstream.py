@@ -34,10 +34,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import itertools
 import json
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -45,6 +43,8 @@ from typing import Any, Literal
 import pytest
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
+
+from ._scripted import MAX_HOLD_SECONDS, ScriptedServer, peer, running, running_threaded
 
 __all__ = [
     "DEFAULT_ANSWER",
@@ -64,8 +64,6 @@ __all__ = [
 
 DEFAULT_ANSWER = "Hello from the upstream! ✓"
 DEFAULT_MODELS = ("gpt-3.5-turbo", "gpt-4o-mini")
-# Every wait in the server is bounded, so a broken test cannot hang CI.
-_MAX_HOLD_SECONDS = 60.0
 
 Event = Mapping[str, Any] | str
 Ending = Literal["complete", "abort", "hold"]
@@ -231,10 +229,11 @@ def error_reply(
     return JSONReply(error_body(message, type, code), status=status, headers=dict(headers or {}))
 
 
-class OpenAIUpstream:
+class OpenAIUpstream(ScriptedServer):
     """The scriptable upstream; use it through the fixtures."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.requests: list[ReceivedRequest] = []
         """Every request received, in order."""
         self.answer: str | Callable[[Mapping[str, Any]], str] = DEFAULT_ANSWER
@@ -243,23 +242,10 @@ class OpenAIUpstream:
         """What the default ``GET /v1/models`` lists."""
         self.api_keys: set[str] = set()
         """When non-empty, other bearer tokens get 401 (before any scripted reply)."""
-        self.port = 0
         self.received = asyncio.Event()
         """Set when a request has arrived (clear it to wait for the next)."""
-        self.disconnected = asyncio.Event()
-        """Set when a client left before its response was finished."""
-        self.streaming = asyncio.Event()
-        """Set once the scripted events of a response have been written."""
         self._chat_replies: collections.deque[Reply] = collections.deque()
         self._model_replies: collections.deque[Reply] = collections.deque()
-        self._release = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -279,61 +265,17 @@ class OpenAIUpstream:
         """Queue answers for the next ``GET /v1/models`` requests, in order."""
         self._model_replies.extend(replies)
 
-    def release(self) -> None:
-        """Let a ``hold`` reply finish normally (safe from any thread)."""
-        self._call(self._release.set)
-
     def reset_events(self) -> None:
         """Clear ``received``, ``disconnected``, ``streaming`` and the release flag."""
         self._call(self.received.clear)
-        self._call(self.disconnected.clear)
-        self._call(self.streaming.clear)
-        self._call(self._release.clear)
+        super().reset_events()
 
-    async def wait_disconnected(self, timeout: float = 10.0) -> None:
-        """Wait (bounded) until the server saw a client leave mid-response."""
-        await asyncio.wait_for(self.disconnected.wait(), timeout)
-
-    def wait_disconnected_threadsafe(self, timeout: float = 10.0) -> None:
-        """:meth:`wait_disconnected` from another thread than the server's."""
-        assert self._loop is not None
-        future = asyncio.run_coroutine_threadsafe(self.wait_disconnected(timeout), self._loop)
-        future.result(timeout + 5)
-
-    async def start(self) -> None:
-        """Listen on a free port of 127.0.0.1."""
-        self._loop = asyncio.get_running_loop()
+    def _make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
-        # handler_cancellation: a client that disconnects cancels the handler,
-        # which is how the server notices it exactly, even while idle.
-        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.Server)
-        self.port = server.sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        """Stop listening and end the open connections."""
-        self._release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    def _call(self, function: Callable[[], object]) -> None:
-        loop = self._loop
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if loop is None or running is loop:
-            function()
-        else:
-            loop.call_soon_threadsafe(function)
+        return app
 
     async def _record(self, request: web.Request) -> ReceivedRequest:
         received = ReceivedRequest(
@@ -341,7 +283,7 @@ class OpenAIUpstream:
             path=request.path,
             headers=CIMultiDictProxy(CIMultiDict(request.headers)),
             body=await request.read(),
-            peer=_peer(request),
+            peer=peer(request),
         )
         self.requests.append(received)
         self.received.set()
@@ -398,7 +340,7 @@ class OpenAIUpstream:
     async def _send(self, request: web.Request, reply: Reply) -> web.StreamResponse:
         try:
             if reply.gate is not None:
-                await asyncio.wait_for(reply.gate.wait(), _MAX_HOLD_SECONDS)
+                await asyncio.wait_for(reply.gate.wait(), MAX_HOLD_SECONDS)
             if isinstance(reply, JSONReply):
                 return _json_response(reply)
             return await self._stream(request, reply)
@@ -419,14 +361,14 @@ class OpenAIUpstream:
             await response.write(piece)
         self.streaming.set()
         if reply.ending == "hold":
-            await asyncio.wait_for(self._release.wait(), _MAX_HOLD_SECONDS)
+            await asyncio.wait_for(self._release.wait(), MAX_HOLD_SECONDS)
             for piece in held_back:
                 await response.write(piece)
         elif reply.ending == "abort":
             assert request.transport is not None
             request.transport.close()
             # The closed connection cancels this handler (handler_cancellation).
-            await asyncio.sleep(_MAX_HOLD_SECONDS)
+            await asyncio.sleep(MAX_HOLD_SECONDS)
             raise AssertionError("the connection was not closed")
         await response.write_eof()
         return response
@@ -438,61 +380,21 @@ def _event_text(event: Event) -> str:
     return f"data: {json.dumps(event, ensure_ascii=False)}\n\n"
 
 
-def _peer(request: web.Request) -> tuple[str, int] | None:
-    peer = request.transport.get_extra_info("peername") if request.transport else None
-    return (peer[0], peer[1]) if peer else None
-
-
 def _json_response(reply: JSONReply) -> web.Response:
     body = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
     headers = {"Content-Type": reply.content_type, **reply.headers}
     return web.Response(status=reply.status, body=body, headers=headers)
 
 
-class _ThreadedUpstream:
-    """An :class:`OpenAIUpstream` on its own loop in a background thread."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="openai-upstream")
-        self.server: OpenAIUpstream | None = None
-
-    def start(self) -> OpenAIUpstream:
-        self._thread.start()
-
-        async def create() -> OpenAIUpstream:
-            server = OpenAIUpstream()
-            await server.start()
-            return server
-
-        self.server = asyncio.run_coroutine_threadsafe(create(), self.loop).result(30)
-        return self.server
-
-    def stop(self) -> None:
-        if self.server is not None:
-            with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(30)
-        self.loop.close()
-
-
 @pytest.fixture
 async def openai_upstream() -> AsyncIterator[OpenAIUpstream]:
     """A scriptable OpenAI-compatible upstream in the test's event loop."""
-    server = OpenAIUpstream()
-    await server.start()
-    try:
+    async with running(OpenAIUpstream()) as server:
         yield server
-    finally:
-        await server.close()
 
 
 @pytest.fixture
 def threaded_openai_upstream() -> Iterator[OpenAIUpstream]:
     """A scriptable OpenAI-compatible upstream on a background thread."""
-    threaded = _ThreadedUpstream()
-    try:
-        yield threaded.start()
-    finally:
-        threaded.stop()
+    with running_threaded(OpenAIUpstream, "openai-upstream") as server:
+        yield server
