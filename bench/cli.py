@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -39,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
+
+from _common import free_port, percentile, start_site, table_head, table_row
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -57,12 +58,6 @@ class Case:
     db: Path | None = None
     wall: list[float] = field(default_factory=list)
     ttfb: list[float] = field(default_factory=list)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run_once(case: Case, env: dict[str, str]) -> None:
@@ -107,10 +102,7 @@ class StubServer:
     async def _start(self) -> None:
         app = web.Application()
         app.router.add_post("/api/completions", self._handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        self.port = free_port()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        self.runner, self.port = await start_site(app)
 
     def start(self) -> str:
         self.thread.start()
@@ -155,11 +147,6 @@ def recorded_first_chunk(db: Path) -> float | None:
         values = [row[0] for row in connection.execute("SELECT first_chunk_ms FROM exchanges")]
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -230,8 +217,9 @@ def report(cases: list[Case], runs: int, recorded: Callable[[Path], float | None
     floor = statistics.median(cases[0].wall)
     print(f"acytoo CLI, {runs} runs per case, interleaved; Python {sys.version.split()[0]}")
     print()
-    print("| Case | wall p50 | wall p90 | over `python -c pass` | first byte p50 / p90 |")
-    print("|---|---|---|---|---|")
+    print(
+        table_head("Case", "wall p50", "wall p90", "over `python -c pass`", "first byte p50 / p90")
+    )
     for case in cases:
         wall = statistics.median(case.wall)
         ttfb = (
@@ -239,9 +227,9 @@ def report(cases: list[Case], runs: int, recorded: Callable[[Path], float | None
             if case.ttfb
             else "-"
         )
+        p90 = percentile(case.wall, 0.9)
         print(
-            f"| {case.name} | {wall:.1f} ms | {percentile(case.wall, 0.9):.1f} ms "
-            f"| +{wall - floor:.1f} ms | {ttfb} |"
+            table_row(case.name, f"{wall:.1f} ms", f"{p90:.1f} ms", f"+{wall - floor:.1f} ms", ttfb)
         )
     print()
     for case in cases:

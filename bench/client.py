@@ -40,6 +40,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from _common import cpu_model, proc_status_kib, start_site
 from acytoo import Acytoo, aclose_sessions
 
 KIB = 1024
@@ -116,13 +117,8 @@ def serve() -> None:
     async def main() -> None:
         app = web.Application()
         app.router.add_post("/{kind}/api/completions", handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=2048)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.Server)
-        print(server.sockets[0].getsockname()[1], flush=True)
+        runner, port = await start_site(app, backlog=2048)
+        print(port, flush=True)
         # Serve until the parent closes our stdin.
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         await runner.cleanup()
@@ -324,14 +320,6 @@ async def bench_sequential(port: int) -> dict[str, Any]:
     }
 
 
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
 async def concurrent_run(variant: str, port: int) -> dict[str, Any]:
     """One variant of (c) inside a fresh process: streams, errors, wall time, peak memory."""
     base = f"http://127.0.0.1:{port}/stream"
@@ -340,13 +328,13 @@ async def concurrent_run(variant: str, port: int) -> dict[str, Any]:
     read = raw_reader(session) if variant == "raw" else acytoo_read
     await read(base)  # warm-up: imports, first connection, pooled session
     gc.collect()
-    baseline = _status_kib("VmRSS")
+    baseline = proc_status_kib("VmRSS")
     start = time.perf_counter()
     results = await asyncio.gather(
         *(read(base) for _ in range(CONCURRENT_STREAMS)), return_exceptions=True
     )
     wall = time.perf_counter() - start
-    peak = _status_kib("VmHWM")
+    peak = proc_status_kib("VmHWM")
     errors = [r for r in results if isinstance(r, BaseException)]
     short = [r for r in results if not isinstance(r, BaseException) and r[0] != STREAM_SIZE]
     await session.close()
@@ -387,17 +375,8 @@ def bench_concurrent(port: int) -> dict[str, Any]:
 
 
 def machine() -> dict[str, str]:
-    cpu = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
     return {
-        "cpu": cpu,
+        "cpu": cpu_model("unknown CPU"),
         "cores": str(os.cpu_count()),
         "python": platform.python_version(),
         "aiohttp": aiohttp.__version__,

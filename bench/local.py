@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 
+from _common import cpu_model, percentile, table_head, table_row
 from acytoo.providers.local import Local, answer, load_index
 
 QUESTIONS = [
@@ -79,11 +80,6 @@ print(json.dumps({
     "aiohttp": "aiohttp" in sys.modules,
 }))
 """
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def ms(seconds: float) -> str:
@@ -166,15 +162,7 @@ async def warm(rounds: int) -> tuple[list[float], list[float]]:
 
 def machine() -> str:
     cpus = os.cpu_count()
-    model = ""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as file:
-            model = next(
-                (line.split(":", 1)[1].strip() for line in file if line.startswith("model name")),
-                "",
-            )
-    except OSError:
-        pass
+    model = cpu_model("")
     return f"{platform.system()} {platform.machine()}, {cpus} CPUs {model}, Python {platform.python_version()}"
 
 
@@ -251,10 +239,9 @@ def main() -> None:
     ]
     print(f"Machine: {machine()}; {arguments.runs} fresh interpreters per cold figure.\n")
     print("Cold figures: median (minimum).\n")
-    print("| Measure | Result |")
-    print("|---|---|")
+    print(table_head("Measure", "Result"))
     for name, value in rows:
-        print(f"| {name} | {value} |")
+        print(table_row(name, value))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,8 @@ from typing import Any, ClassVar
 
 import aiohttp
 
+from _common import machine_line, proc_status_kib
+
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 SMALL_ANSWER = ["Hello", " from", " the", " stub", "!"]
 BIG_DELTA = "x" * 1023 + " "
@@ -267,6 +269,8 @@ async def read_answer(session: aiohttp.ClientSession, target: Target, parse: boo
 
 
 def percentile(values: list[float], q: float) -> float:
+    # Not _common.percentile: this rank (int(q% * n)) is the one the published
+    # figures in docs/benchmarks.md were computed with.
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
@@ -303,14 +307,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def memory_kib(pid: int, field: str) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field} for {pid}")
-
-
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f}"
 
@@ -320,7 +316,7 @@ async def run(stub: str, server: str, server_pid: int, stub_pid: int, args: Any)
     async with aiohttp.ClientSession(connector=connector) as session:
         endpoints = targets(stub, server)
         print(f"Machine: {machine()}\n")
-        baseline_rss = memory_kib(server_pid, "VmRSS")
+        baseline_rss = proc_status_kib("VmRSS", server_pid)
 
         print(f"(a) {args.sequential} requests one at a time: latency ms")
         print(
@@ -418,7 +414,7 @@ async def run(stub: str, server: str, server_pid: int, stub_pid: int, args: Any)
                 f"{ms(percentile([r[1] for r in ok['server']], 50))} |"
             )
 
-        peak = memory_kib(server_pid, "VmHWM")
+        peak = proc_status_kib("VmHWM", server_pid)
         print(
             f"\nServer memory: {baseline_rss / 1024:.1f} MiB RSS after start-up, "
             f"peak (VmHWM) over the whole run {peak / 1024:.1f} MiB"
@@ -447,19 +443,7 @@ async def disconnects(stub: str, server: str, lost: Any, count: int) -> None:
 
 
 def machine() -> str:
-    model = platform.machine()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (
-        f"{model}, {multiprocessing.cpu_count()} cores; Python {platform.python_version()}, "
-        f"aiohttp {aiohttp.__version__}, {platform.system()}"
-    )
+    return machine_line(platform.machine(), f"aiohttp {aiohttp.__version__}")
 
 
 async def start_server(stub_url: str) -> tuple[asyncio.subprocess.Process, str]:

@@ -34,6 +34,7 @@ import openai
 from aiohttp import web
 
 import acytoo
+from _common import machine_line, start_site
 
 MESSAGES: list[acytoo.Message] = [{"role": "user", "content": "Tell me a long story."}]
 WORDS = ("Once ", "upon ", "a ", "time ", "there ", "was ", "a ", "stream ", "of ", "tokens. ")
@@ -80,13 +81,8 @@ def serve(megabytes: float, port_queue: Any) -> None:
     async def main() -> None:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", chat)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.Server)
-        port_queue.put(server.sockets[0].getsockname()[1])
+        _, port = await start_site(app)
+        port_queue.put(port)
         await asyncio.Event().wait()
 
     asyncio.run(main())
@@ -153,18 +149,10 @@ async def timed(name: str, client: Client, base_url: str, expected: int) -> floa
 
 
 def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (
-        f"{model}, {multiprocessing.cpu_count()} cores; Python {platform.python_version()}, "
-        f"aiohttp {aiohttp.__version__}, openai {openai.__version__}, {platform.system()}"
+    return machine_line(
+        platform.processor() or platform.machine(),
+        f"aiohttp {aiohttp.__version__}",
+        f"openai {openai.__version__}",
     )
 
 
