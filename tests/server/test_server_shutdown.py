@@ -4,6 +4,7 @@ flight finish within the grace period, exit 0."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -117,44 +118,44 @@ async def test_sigterm_lets_the_stream_in_flight_finish(
     assert await asyncio.wait_for(server.process.wait(), 30) == 0
 
 
-async def test_streams_still_running_after_the_grace_period_are_cut(
-    openai_upstream: OpenAIUpstream, server_process
-) -> None:
-    openai_upstream.reply(SSEReply(text_events(["first"]), ending="hold"))
+@contextlib.asynccontextmanager
+async def held_stream(
+    upstream: OpenAIUpstream, server_process: list[ServerProcess], grace_period: str
+) -> AsyncIterator[tuple[ServerProcess, AsyncIterator[str]]]:
+    """A server on ``upstream`` with one stream that has sent "first" and is held open."""
+    upstream.reply(SSEReply(text_events(["first"]), ending="hold"))
     server = await start_process(
-        "--backend", "openai", "--upstream-url", openai_upstream.base_url, "--grace-period", "0.5"
+        "--backend", "openai", "--upstream-url", upstream.base_url, "--grace-period", grace_period
     )
     server_process.append(server)
     chunks = Acytoo.configure(url=server.url, max_retries=0).create_async_generator("", USER)
     try:
         assert await asyncio.wait_for(anext(chunks), 20) == "first"
+        yield server, chunks
+    finally:
+        await chunks.aclose()
+
+
+async def test_streams_still_running_after_the_grace_period_are_cut(
+    openai_upstream: OpenAIUpstream, server_process: list[ServerProcess]
+) -> None:
+    async with held_stream(openai_upstream, server_process, "0.5") as (server, chunks):
         server.process.send_signal(signal.SIGTERM)
         with pytest.raises(IncompleteResponseError):
             await asyncio.wait_for(anext(chunks), 30)
-    finally:
-        await chunks.aclose()
     await openai_upstream.wait_disconnected(timeout=30)
     assert await asyncio.wait_for(server.process.wait(), 30) == 0
 
 
 async def test_a_second_sigterm_stops_at_once(
-    openai_upstream: OpenAIUpstream, server_process
+    openai_upstream: OpenAIUpstream, server_process: list[ServerProcess]
 ) -> None:
-    openai_upstream.reply(SSEReply(text_events(["first"]), ending="hold"))
-    server = await start_process(
-        "--backend", "openai", "--upstream-url", openai_upstream.base_url, "--grace-period", "600"
-    )
-    server_process.append(server)
-    chunks = Acytoo.configure(url=server.url, max_retries=0).create_async_generator("", USER)
-    try:
-        assert await asyncio.wait_for(anext(chunks), 20) == "first"
+    async with held_stream(openai_upstream, server_process, "600") as (server, chunks):
         server.process.send_signal(signal.SIGTERM)
         assert await refuses_connections(server.url)
         server.process.send_signal(signal.SIGTERM)
         with pytest.raises(IncompleteResponseError):
             await asyncio.wait_for(anext(chunks), 30)
-    finally:
-        await chunks.aclose()
     # Far sooner than the 600 s grace period.
     assert await asyncio.wait_for(server.process.wait(), 30) == 0
     await openai_upstream.wait_disconnected(timeout=30)

@@ -126,6 +126,17 @@ def start_proxy(
             time.sleep(_POLL_INTERVAL)
 
 
+def _serve(
+    scheme: str, log_dir: Path, credentials: tuple[str, str] | None = None
+) -> Iterator[ProxyProcess]:
+    # The body of each proxy fixture: one proxy for the session, stopped at its end.
+    proxy = start_proxy(scheme, log_dir, credentials)
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
 @pytest.fixture(scope="session")
 def _proxy_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("proxies")
@@ -134,30 +145,22 @@ def _proxy_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def http_proxy(_proxy_logs: Path) -> Iterator[ProxyProcess]:
     """An HTTP proxy without authentication."""
-    proxy = start_proxy("http", _proxy_logs)
-    yield proxy
-    proxy.stop()
+    yield from _serve("http", _proxy_logs)
 
 
 @pytest.fixture(scope="session")
 def http_auth_proxy(_proxy_logs: Path) -> Iterator[ProxyProcess]:
     """An HTTP proxy that requires ``PROXY_USER:PROXY_PASSWORD``."""
-    proxy = start_proxy("http", _proxy_logs, (PROXY_USER, PROXY_PASSWORD))
-    yield proxy
-    proxy.stop()
+    yield from _serve("http", _proxy_logs, (PROXY_USER, PROXY_PASSWORD))
 
 
 @pytest.fixture(scope="session")
 def socks5_proxy(_proxy_logs: Path) -> Iterator[ProxyProcess]:
     """A SOCKS5 proxy without authentication."""
-    proxy = start_proxy("socks5", _proxy_logs)
-    yield proxy
-    proxy.stop()
+    yield from _serve("socks5", _proxy_logs)
 
 
 @pytest.fixture(scope="session")
 def socks5_auth_proxy(_proxy_logs: Path) -> Iterator[ProxyProcess]:
     """A SOCKS5 proxy that requires ``PROXY_USER:PROXY_PASSWORD``."""
-    proxy = start_proxy("socks5", _proxy_logs, (PROXY_USER, PROXY_PASSWORD))
-    yield proxy
-    proxy.stop()
+    yield from _serve("socks5", _proxy_logs, (PROXY_USER, PROXY_PASSWORD))
