@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import acytoo
-from acytoo import Acytoo
+from acytoo import Acytoo, _sync
 from servers.acytoo_server import AcytooTestServer, Reply
 from servers.scripts import run_script
 
@@ -199,3 +199,43 @@ def test_ctrl_c_during_a_blocked_sync_iteration(
     assert out.split() == ["interrupted"]
     assert err == ""
     threaded_acytoo_server.wait_disconnected_threadsafe()
+
+
+# Ctrl-C can interrupt the caller anywhere, even between queueing a call on the
+# background loop and waiting for it; these pin down that cancelling a call
+# works whatever state it is in (the race behind a rare hang of the test above).
+
+
+def test_a_call_cancelled_before_it_was_started_never_runs() -> None:
+    loop = _sync._background_loop()
+    ran = threading.Event()
+
+    async def work() -> None:
+        ran.set()
+
+    call = _sync._Call(work())
+    call.cancel(loop)
+    loop.call_soon_threadsafe(call.start)  # queued after the cancellation
+    _sync.run_in_background(asyncio.sleep(0))  # the loop has handled both
+    assert not ran.is_set()
+    assert call.future.cancelled()
+
+
+def test_a_call_cancelled_while_running_is_stopped() -> None:
+    loop = _sync._background_loop()
+    started = threading.Event()
+    cleaned_up = threading.Event()
+
+    async def work() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()  # never set: only cancellation ends it
+        finally:
+            cleaned_up.set()
+
+    call = _sync._Call(work())
+    loop.call_soon_threadsafe(call.start)
+    assert started.wait(10)
+    call.cancel(loop)
+    assert cleaned_up.wait(10)
+    assert call.future.cancelled()

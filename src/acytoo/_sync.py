@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import signal
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from typing import Any, Generic, TypeVar
 
 __all__ = ["iterate_in_background", "run_in_background"]
 
@@ -24,6 +26,8 @@ _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
 _thread: threading.Thread | None = None
 _shut_down = False
+_MAIN_THREAD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+_SIGNAL_CHECK_INTERVAL = 0.2
 
 
 def _background_loop() -> asyncio.AbstractEventLoop:
@@ -36,6 +40,12 @@ def _background_loop() -> asyncio.AbstractEventLoop:
             ready = threading.Event()
 
             def run() -> None:
+                # Signals must reach the main thread: a SIGINT handled by this
+                # thread (the kernel may pick any thread that does not block it)
+                # would never wake a caller blocked on a future, so Ctrl-C would
+                # hang. Threads this loop starts (DNS lookups) inherit the mask.
+                if hasattr(signal, "pthread_sigmask"):
+                    signal.pthread_sigmask(signal.SIG_BLOCK, _MAIN_THREAD_SIGNALS)
                 asyncio.set_event_loop(loop)
                 loop.call_soon(ready.set)
                 loop.run_forever()
@@ -73,13 +83,73 @@ def run_in_background(coroutine: Coroutine[Any, Any, T]) -> T:
     if _running_loop() is loop:
         coroutine.close()
         raise RuntimeError("synchronous acytoo calls cannot be made from acytoo's own loop")
-    future: Future[T] = asyncio.run_coroutine_threadsafe(coroutine, loop)
+    call = _Call(coroutine)
     try:
-        return future.result()
+        loop.call_soon_threadsafe(call.start)
+        return _wait(call.future)
     except BaseException:
-        # KeyboardInterrupt in the caller: stop the work rather than leave it running.
-        future.cancel()
+        # KeyboardInterrupt in the caller: stop the work rather than leave it
+        # running. Ctrl-C can land anywhere in this block, even inside
+        # call_soon_threadsafe after it queued the call, so the cancellation
+        # goes through the same queue and finds the call whatever its state.
+        call.cancel(loop)
         raise
+
+
+class _Call(Generic[T]):
+    """A coroutine handed to the background loop, cancellable from any point."""
+
+    def __init__(self, coroutine: Coroutine[Any, Any, T]) -> None:
+        self.coroutine = coroutine
+        self.future: Future[T] = Future()
+        self._task: asyncio.Task[T] | None = None
+
+    def start(self) -> None:
+        """Runs on the loop: start the coroutine, unless cancelled already."""
+        if self.future.cancelled():
+            self.coroutine.close()
+            return
+        self._task = asyncio.get_running_loop().create_task(self.coroutine)
+        self._task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[T]) -> None:
+        # set_running_or_notify_cancel() is the atomic "not cancelled meanwhile" check.
+        if not self.future.set_running_or_notify_cancel():
+            return
+        if task.cancelled():
+            self.future.set_exception(asyncio.CancelledError())
+        elif (error := task.exception()) is not None:
+            self.future.set_exception(error)
+        else:
+            self.future.set_result(task.result())
+
+    def cancel(self, loop: asyncio.AbstractEventLoop) -> None:
+        """From the caller's thread: cancel the call, whether or not it has started."""
+        self.future.cancel()
+        # Queued after start() if start() was queued at all, so it sees the task.
+        loop.call_soon_threadsafe(self._cancel_on_loop)
+
+    def _cancel_on_loop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        else:
+            # Never started (Ctrl-C before start() was queued): close it so it
+            # is not reported as "never awaited". Closing twice is harmless.
+            self.coroutine.close()
+
+
+def _wait(future: Future[T]) -> T:
+    """``future.result()``, waking up now and then so Ctrl-C is never lost.
+
+    A signal that lands just before the thread goes to sleep on the lock
+    is only acted on when the thread next runs Python code; an untimed wait
+    could then sleep through Ctrl-C for as long as the server stays silent.
+    """
+    while True:
+        try:
+            return future.result(timeout=_SIGNAL_CHECK_INTERVAL)
+        except FutureTimeoutError:
+            continue
 
 
 def iterate_in_background(iterator: AsyncIterator[T]) -> Iterator[T]:
