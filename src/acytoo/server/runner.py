@@ -90,12 +90,16 @@ def run(config: ServerConfig | None = None, backend: Backend | None = None) -> N
 async def _serve_until_stopped(config: ServerConfig, backend: Backend | None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    main = asyncio.current_task()
     signals = (signal.SIGTERM, signal.SIGINT)
 
     def on_signal() -> None:
-        if stop.is_set() and main is not None:
-            main.cancel()  # asked twice: do not wait any longer
+        if stop.is_set():
+            # Asked twice: do not wait any longer. Cancel every task, the
+            # handlers in flight included, not just this one: on Python 3.10
+            # aiohttp's graceful shutdown swallows a cancellation of the task
+            # that awaits it and would go on waiting for the handlers.
+            for task in asyncio.all_tasks(loop):
+                task.cancel()
         stop.set()
 
     for signum in signals:
