@@ -99,6 +99,11 @@ class ResponseStream:
         return self._response.content_type
 
     @property
+    def at_eof(self) -> bool:
+        """Whether the whole body has been received and read."""
+        return self._response.content.at_eof()
+
+    @property
     def first_chunk(self) -> bytes:
         """The body's first chunk, to sniff its format (empty once iteration took it)."""
         return self._first_chunk

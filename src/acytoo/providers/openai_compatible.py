@@ -207,8 +207,10 @@ async def _stream_content(response: ResponseStream) -> AsyncGenerator[str, None]
             # connection can go back to the pool, but do not make the caller wait
             # on a server that keeps the stream open: then the connection is dropped.
             # A tail that breaks after [DONE] does not spoil a complete answer either.
-            with contextlib.suppress(asyncio.TimeoutError, TransportError):
-                await asyncio.wait_for(_drain(texts), _DRAIN_AFTER_DONE)
+            # Usually the end of the body came with [DONE]: then there is nothing to wait for.
+            if not response.at_eof:
+                with contextlib.suppress(asyncio.TimeoutError, TransportError):
+                    await asyncio.wait_for(_drain(texts), _DRAIN_AFTER_DONE)
             return
     # The body ended cleanly without [DONE]: the service is done too. (A body
     # cut short raised IncompleteResponseError from iter_text instead.)
