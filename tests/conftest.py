@@ -1,3 +1,8 @@
 """Shared test fixtures: each group of local servers lives in its own tests/servers module."""
 
-pytest_plugins = ["servers.acytoo_server", "servers.openai_upstream", "servers.proxies"]
+pytest_plugins = [
+    "servers.acytoo_server",
+    "servers.openai_upstream",
+    "servers.ports",
+    "servers.proxies",
+]

@@ -14,7 +14,6 @@ import pytest
 
 from servers.acytoo_server import AcytooTestServer, Reply
 from servers.openai_upstream import DEFAULT_ANSWER, OpenAIUpstream
-from servers.proxies import free_port
 
 from .conftest import ACYTOO, CLI, single_line
 
@@ -335,8 +334,8 @@ def test_invalid_input_is_a_one_line_usage_error(cli: CLI, args: list[str], mess
 # --- errors and exit codes --------------------------------------------------------------
 
 
-def test_cannot_connect_exits_3(cli: CLI) -> None:
-    url = f"http://user:pw-SECRET@127.0.0.1:{free_port()}"
+def test_cannot_connect_exits_3(cli: CLI, refused_port: int) -> None:
+    url = f"http://user:pw-SECRET@127.0.0.1:{refused_port}"
     result = cli.run("chat", "--url", url, "hello")
     assert result.returncode == 3
     assert "cannot connect" in single_line(result.stderr)

@@ -204,8 +204,8 @@ async def test_upstream_status_is_passed_through(start_server, status, error_cla
     assert body["error"]["code"] == status
 
 
-async def test_unreachable_upstream_is_502(start_server, unused_tcp_port) -> None:
-    backend = build_backend("acytoo", [f"http://127.0.0.1:{unused_tcp_port}"], max_retries=0)
+async def test_unreachable_upstream_is_502(start_server, refused_port: int) -> None:
+    backend = build_backend("acytoo", [f"http://127.0.0.1:{refused_port}"], max_retries=0)
     server = await start_server(backend)
     with pytest.raises(APIStatusError) as caught:
         await client(server.url).create_async("", USER)

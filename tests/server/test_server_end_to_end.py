@@ -162,7 +162,7 @@ async def test_client_disconnect_cancels_the_upstream_request(
 
 
 async def test_failover_to_the_next_upstream(
-    start_server, openai_upstream: OpenAIUpstream, unused_tcp_port: int
+    start_server, openai_upstream: OpenAIUpstream, refused_port: int
 ) -> None:
     openai_upstream.reply(error_reply(503, "first upstream overloaded"))
     second = OpenAIUpstream()
@@ -176,7 +176,7 @@ async def test_failover_to_the_next_upstream(
         assert second.chat_requests[0].authorization == "Bearer sk-k"
         # All failing: one error naming every upstream's failure.
         dead = await start_server(
-            openai_backend(f"http://127.0.0.1:{unused_tcp_port}/v1", openai_upstream.base_url)
+            openai_backend(f"http://127.0.0.1:{refused_port}/v1", openai_upstream.base_url)
         )
         openai_upstream.reply(error_reply(500, "second is down too"))
         with pytest.raises(APIStatusError) as caught:

@@ -12,7 +12,7 @@ import acytoo
 from acytoo import Acytoo, RetryPolicy
 from acytoo._transport._proxy import resolve_proxy
 from servers.acytoo_server import AcytooTestServer
-from servers.proxies import PROXY_PASSWORD, PROXY_USER, ProxyProcess, free_port
+from servers.proxies import PROXY_PASSWORD, PROXY_USER, ProxyProcess
 
 MESSAGES: list[Any] = [{"role": "user", "content": "Hello, Acytoo!"}]
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
@@ -91,12 +91,14 @@ async def test_socks5h_lets_the_proxy_resolve_names(
     assert socks5_proxy.wait_for_log(f"-> localhost:{acytoo_server.port}")
 
 
-async def test_unreachable_proxy_raises_proxy_error(acytoo_server: AcytooTestServer) -> None:
+async def test_unreachable_proxy_raises_proxy_error(
+    acytoo_server: AcytooTestServer, refused_port: int
+) -> None:
     for scheme in ("http", "socks5"):
         with pytest.raises(acytoo.ProxyError):
             await ask(
                 acytoo_server,
-                proxy=f"{scheme}://127.0.0.1:{free_port()}",
+                proxy=f"{scheme}://127.0.0.1:{refused_port}",
                 retry_policy=RetryPolicy(max_retries=0),
             )
     assert acytoo_server.requests == []

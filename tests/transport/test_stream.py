@@ -18,7 +18,6 @@ from acytoo import RetryPolicy, Timeout
 from acytoo._transport import HTTPRequest, TransportOptions, error_detail, open_stream
 from acytoo._transport._stream import _retryable
 from servers.acytoo_server import AcytooTestServer, Reply
-from servers.proxies import free_port
 
 FAST_RETRY = RetryPolicy(initial_delay=0.01, max_delay=0.05)
 
@@ -152,9 +151,9 @@ async def test_connect_timeout_raises_connect_timeout(full_backlog: int) -> None
 # --- connection errors ------------------------------------------------------------------
 
 
-async def test_connection_refused_raises_connect_error() -> None:
+async def test_connection_refused_raises_connect_error(refused_port: int) -> None:
     with pytest.raises(acytoo.ConnectError) as caught:
-        await read_all(f"http://127.0.0.1:{free_port()}")
+        await read_all(f"http://127.0.0.1:{refused_port}")
     assert isinstance(caught.value, aiohttp.ClientConnectionError)
     assert "cannot connect" in str(caught.value)
 
