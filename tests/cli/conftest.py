@@ -11,7 +11,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,7 +107,3 @@ def single_line(text: str) -> str:
     lines = text.splitlines()
     assert len(lines) == 1, f"expected one line, got: {text!r}"
     return lines[0]
-
-
-def user_contents(body: Sequence[dict[str, str]]) -> list[tuple[str, str]]:
-    return [(m["role"], m["content"]) for m in body]

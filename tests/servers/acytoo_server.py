@@ -28,7 +28,6 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from ._scripted import (
     MAX_HOLD_SECONDS,
     ScriptedServer,
-    ThreadedScripted,
     peer,
     running,
     running_threaded,
@@ -38,7 +37,6 @@ __all__ = [
     "AcytooTestServer",
     "ReceivedRequest",
     "Reply",
-    "ThreadedServer",
     "acytoo_server",
     "threaded_acytoo_server",
 ]
@@ -176,13 +174,6 @@ async def _drop_content_type(request: web.Request, response: web.StreamResponse)
     # server sent no Content-Type at all, which is what clients must handle.
     if response.headers.pop(_NO_CONTENT_TYPE, None) is not None:
         response.headers.pop("Content-Type", None)
-
-
-class ThreadedServer(ThreadedScripted[AcytooTestServer]):
-    """An :class:`AcytooTestServer` on its own loop in a background thread."""
-
-    def __init__(self) -> None:
-        super().__init__(AcytooTestServer, "acytoo-test-server")
 
 
 @pytest.fixture

@@ -60,10 +60,6 @@ class ProxyProcess:
         userinfo = f"{self.credentials[0]}:{self.credentials[1]}@" if self.credentials else ""
         return f"{self.scheme}://{userinfo}127.0.0.1:{self.port}"
 
-    @property
-    def url_without_credentials(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}"
-
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 

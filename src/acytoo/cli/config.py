@@ -50,7 +50,6 @@ __all__ = [
 ]
 
 PROVIDERS = ("acytoo", "openai", "local")
-OFFLINE_MODEL = "acytoo-docs-offline"
 
 _KEYS: dict[str, type | tuple[type, ...]] = {
     "provider": str,
