@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -219,3 +220,57 @@ def test_several_processes_write_at_once_without_losing_rows(tmp_path: Path) -> 
         for number in range(EXCHANGES_PER_WRITER)
     }
     assert contents == expected
+
+
+def test_a_failed_write_rolls_back_the_whole_transaction(db: Path) -> None:
+    with Store(db) as store:
+        conversation = store.new_conversation()
+        # The exchange row is inserted first; binding the prompt then fails, inside
+        # the same transaction, which must leave no half-written exchange behind.
+        with pytest.raises(sqlite3.Error):
+            store.start_exchange(
+                conversation,
+                object(),  # type: ignore[arg-type]
+                model="m",
+                provider="p",
+                url=None,
+            )
+        raw = sqlite3.connect(db)
+        try:
+            assert raw.execute("SELECT COUNT(*) FROM exchanges").fetchone() == (0,)
+        finally:
+            raw.close()
+        # The connection is usable afterwards: no transaction was left open.
+        exchange = store.start_exchange(conversation, "hi", model="m", provider="p", url=None)
+        store.finish_exchange(exchange, "hello", first_chunk_ms=1.0, duration_ms=2.0)
+        found = store.conversation(conversation)
+        assert found is not None
+        assert [message.content for message in found.messages] == ["hi", "hello"]
+
+
+def test_a_write_waits_for_another_writer_instead_of_failing(db: Path) -> None:
+
+    Store(db).close()
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        outcome: dict[str, object] = {}
+
+        def write() -> None:
+            try:
+                with Store(db) as store:
+                    outcome["id"] = store.new_conversation()
+            except Exception as exc:
+                outcome["error"] = exc
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(0.5)
+        # Still waiting for the lock (a writer without a busy wait fails at once).
+        assert "error" not in outcome
+        holder.execute("COMMIT")
+        writer.join(30)
+        assert not writer.is_alive()
+        assert outcome.get("id") == 1, outcome
+    finally:
+        holder.close()
