@@ -24,8 +24,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     import click
 
     from . import exit_codes
-    from .main import cli, debug_enabled
-    from .render import error, redact
+    from .main import cli
+    from .render import debug_enabled, error, redact
 
     args = list(sys.argv[1:] if argv is None else argv)
     try:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..typing import Message, Messages
 from ._provider import ProviderCall
 from ._stream import Outcome, stream_answer
-from .render import Renderer, error, one_line, redact
+from .render import Renderer, debug_enabled, error, one_line, redact
 
 if TYPE_CHECKING:
     from ..store import Conversation, Store
@@ -29,8 +29,6 @@ def describe_error(exc: BaseException, secrets: list[str]) -> str:
 
 def report_error(exc: BaseException, secrets: list[str]) -> None:
     """Print ``exc`` as one line on stderr, with its traceback under ``--debug``."""
-    from .main import debug_enabled
-
     error(describe_error(exc, secrets))
     if debug_enabled():
         import traceback

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Any
 
 import click
 
 from .. import __version__
 from . import exit_codes
+from .render import enable_debug
 
-__all__ = ["cli", "debug_enabled"]
+__all__ = ["cli"]
 
 # name -> (module:attribute, one-line help). The help is written here so that
 # `acytoo --help` lists the commands without importing them (`serve` pulls in
@@ -22,14 +22,6 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("acytoo.cli.models:models", "List the models the configured service offers."),
     "serve": ("acytoo.cli.serve:serve", "Run the Acytoo and OpenAI-compatible HTTP server."),
 }
-
-_debug = False
-
-
-def debug_enabled() -> bool:
-    """True with ``--debug`` or ``ACYTOO_DEBUG=1``: errors show their traceback."""
-    return _debug or os.environ.get("ACYTOO_DEBUG", "") not in ("", "0")
-
 
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
@@ -44,12 +36,7 @@ class LazyGroup(click.Group):
         if entry is None:
             return None
         module_name, _, attribute = entry[0].partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            return None  # not installed in this build (serve ships separately)
+        module = importlib.import_module(module_name)
         command = getattr(module, attribute)
         if not isinstance(command, click.Command):
             raise TypeError(f"{entry[0]} is not a click command")
@@ -63,8 +50,8 @@ class LazyGroup(click.Group):
 
 
 def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
-    global _debug
-    _debug = _debug or value
+    if value:
+        enable_debug()
     return value
 
 

@@ -19,6 +19,8 @@ __all__ = [
     "PlainRenderer",
     "Renderer",
     "RichRenderer",
+    "debug_enabled",
+    "enable_debug",
     "error",
     "make_renderer",
     "notice",
@@ -27,6 +29,21 @@ __all__ = [
 ]
 
 _REFRESH_PER_SECOND = 12
+
+_debug = False
+
+
+def enable_debug() -> None:
+    """Show tracebacks under error lines from now on (``--debug``)."""
+    global _debug
+    _debug = True
+
+
+def debug_enabled() -> bool:
+    """True with ``--debug`` or ``ACYTOO_DEBUG=1``: errors show their traceback."""
+    import os
+
+    return _debug or os.environ.get("ACYTOO_DEBUG", "") not in ("", "0")
 
 
 class Renderer(Protocol):
