@@ -23,6 +23,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("acytoo.cli.serve:serve", "Run the Acytoo and OpenAI-compatible HTTP server."),
 }
 
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
 
