@@ -67,6 +67,14 @@ class Conversation:
         """The provider of the latest exchange."""
         return self.exchanges[-1].provider if self.exchanges else None
 
+    def answered_exchanges(self) -> set[int]:
+        """Ids of the exchanges that have an assistant message (complete or partial)."""
+        return {
+            m.exchange_id
+            for m in self.messages
+            if m.role == "assistant" and m.exchange_id is not None
+        }
+
     def history(self) -> list[dict[str, str]]:
         """The messages to send when the conversation continues.
 
@@ -75,13 +83,11 @@ class Conversation:
         any answer arrived is left out (the user will ask again), but a
         partial answer, and its question, stay: the user saw them.
         """
+        answered = self.answered_exchanges()
         failed = {
             exchange.id
             for exchange in self.exchanges
-            if exchange.error is not None
-            and not any(
-                m.exchange_id == exchange.id and m.role == "assistant" for m in self.messages
-            )
+            if exchange.error is not None and exchange.id not in answered
         }
         system = [m for m in self.messages if m.role == "system"]
         history: list[dict[str, str]] = []

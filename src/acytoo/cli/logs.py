@@ -116,6 +116,7 @@ def _conversation_id(store: Store, value: str) -> int:
 
 def _print_conversation(conversation: Conversation) -> None:
     exchanges = {exchange.id: exchange for exchange in conversation.exchanges}
+    answered = conversation.answered_exchanges()
     out = sys.stdout
     out.write(
         f"Conversation {conversation.id} · started {_local_time(conversation.created_at)}"
@@ -141,10 +142,7 @@ def _print_conversation(conversation: Conversation) -> None:
             message.role == "user"
             and exchange is not None
             and exchange.error
-            and not any(
-                m.exchange_id == exchange.id and m.role == "assistant"
-                for m in conversation.messages
-            )
+            and exchange.id not in answered
         ):
             out.write(f"[no answer: {exchange.error}]\n")
     out.flush()
