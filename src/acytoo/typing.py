@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Literal, TypedDict
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any, Literal, TypedDict
 
 __all__ = ["AsyncResult", "CreateResult", "Message", "Messages", "Role"]
 
@@ -13,12 +13,17 @@ Role = Literal["system", "user", "assistant"]
 class Message(TypedDict):
     """One turn of a conversation."""
 
-    role: str
+    role: Role
     content: str
 
 
-Messages = list[Message]
-"""A conversation, oldest turn first."""
+Messages = Sequence[Mapping[str, Any]]
+"""A conversation, oldest turn first: any sequence of message mappings.
+
+A plain ``list[dict[str, str]]`` and a ``list[Message]`` both fit (a
+``list[Message]`` alias would refuse the first: ``list`` is invariant).
+Each mapping is checked at run time (``role`` and ``content``).
+"""
 
 AsyncResult = AsyncIterator[str]
 """What ``create_async_generator`` returns: the answer as text chunks."""

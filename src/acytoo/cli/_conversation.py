@@ -53,7 +53,7 @@ class ChatSession:
         self.system = system or None
         self.store = store
         self.secrets = secrets or []
-        self.history: Messages = []
+        self.history: list[Message] = []
         self.conversation_id: int | None = None
         self._stored_system: str | None = None
 
@@ -64,7 +64,7 @@ class ChatSession:
         if self.system is None:
             self.system = conversation.system
         self.history = [
-            Message(role=m["role"], content=m["content"])
+            Message(role="assistant" if m["role"] == "assistant" else "user", content=m["content"])
             for m in conversation.history()
             if m["role"] != "system"
         ]
@@ -77,7 +77,7 @@ class ChatSession:
 
     def messages_for(self, prompt: str) -> Messages:
         """What is sent for ``prompt``: the system prompt, the history, the question."""
-        messages: Messages = []
+        messages: list[Message] = []
         if self.system:
             messages.append(Message(role="system", content=self.system))
         messages.extend(self.history)

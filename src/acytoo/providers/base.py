@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import AsyncIterator, Mapping
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from .._base_errors import InvalidRequestError
 from .._sync import iterate_in_background, run_in_background
@@ -19,6 +19,8 @@ __all__ = [
     "validate_messages",
     "validate_temperature",
 ]
+
+_P = TypeVar("_P", bound="AsyncGeneratorProvider")
 
 VALID_ROLES = frozenset({"system", "user", "assistant"})
 
@@ -97,7 +99,7 @@ class AsyncGeneratorProvider(abc.ABC):
         return list(cls.models or ((cls.default_model,) if cls.default_model else ()))
 
     @classmethod
-    def configure(cls, name: str | None = None, **options: Any) -> type[AsyncGeneratorProvider]:
+    def configure(cls: type[_P], name: str | None = None, **options: Any) -> type[_P]:
         """A subclass whose calls default to ``options`` (``url=`` also sets the class's ``url``).
 
         >>> MyServer = Acytoo.configure(url="http://127.0.0.1:8000", password="s3cret")
@@ -135,8 +137,16 @@ async def collect(chunks: AsyncIterator[str]) -> str:
 
 
 def validate_messages(messages: object) -> Messages:
-    """``messages`` as a list of ``{role, content}`` dicts, or :class:`InvalidRequestError`."""
-    if not isinstance(messages, list) or not messages:
+    """``messages`` as a sequence of ``{role, content}`` mappings, or :class:`InvalidRequestError`."""
+    if (
+        not (
+            isinstance(messages, list)  # the common, fast check
+            or (
+                isinstance(messages, Sequence) and not isinstance(messages, (str, bytes, bytearray))
+            )
+        )
+        or not messages
+    ):
         raise InvalidRequestError("messages must be a non-empty list of {role, content} dicts")
     for index, message in enumerate(messages):
         if not isinstance(message, (dict, Mapping)):  # dict first: the common, fast check

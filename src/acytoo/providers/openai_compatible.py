@@ -14,7 +14,7 @@ import contextlib
 import json
 import os
 from collections.abc import AsyncGenerator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from yarl import URL
 
@@ -25,6 +25,8 @@ from ._http import check_options, join_path, parse_base_url, transport_options
 from .base import AsyncGeneratorProvider, validate_messages, validate_temperature
 
 __all__ = ["OpenAICompatible"]
+
+_O = TypeVar("_O", bound="OpenAICompatible")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-3.5-turbo"
@@ -68,7 +70,7 @@ class OpenAICompatible(AsyncGeneratorProvider):
     default_model: ClassVar[str] = DEFAULT_MODEL
 
     @classmethod
-    def configure(cls, name: str | None = None, **options: Any) -> type[AsyncGeneratorProvider]:
+    def configure(cls: type[_O], name: str | None = None, **options: Any) -> type[_O]:
         """A subclass whose calls default to ``options``; ``base_url=`` also sets ``url``.
 
         >>> Local = OpenAICompatible.configure(base_url="http://127.0.0.1:8000/v1", api_key="")

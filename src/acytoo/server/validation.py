@@ -19,11 +19,11 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
-from ..typing import Message
+from ..typing import Message, Role
 from .errors import RequestError
 
 __all__ = [
@@ -282,7 +282,7 @@ def _messages(value: object, max_messages: int, *, openai: bool) -> list[Message
         if not isinstance(content, str):
             raise RequestError(400, f"{where}.content must be a string", param="messages")
         _check_unicode(content, f"{where}.content")
-        checked.append({"role": role, "content": content})
+        checked.append({"role": cast(Role, role), "content": content})
     return checked
 
 
