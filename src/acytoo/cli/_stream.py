@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..providers.base import closing
 from ..typing import Messages
 from ._provider import ProviderCall
 
@@ -62,7 +63,7 @@ async def stream_answer(
         chunks: Any = call.provider.create_async_generator(
             model, messages, call.proxy, **call.kwargs
         )
-        try:
+        async with closing(chunks):
             async for chunk in chunks:
                 if not chunk:
                     continue
@@ -71,10 +72,6 @@ async def stream_answer(
                 outcome.parts.append(chunk)
                 if on_chunk is not None:
                     on_chunk(chunk)
-        finally:
-            aclose = getattr(chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
 
     task = asyncio.ensure_future(consume())
 

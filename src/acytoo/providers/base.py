@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
@@ -14,6 +15,7 @@ from ..typing import AsyncResult, CreateResult, Messages
 __all__ = [
     "AsyncGeneratorProvider",
     "ProviderType",
+    "closing",
     "collect",
     "provider_name",
     "validate_messages",
@@ -123,17 +125,23 @@ def provider_name(provider: object) -> str:
     return str(getattr(provider, "name", type(provider).__name__))
 
 
+def closing(
+    chunks: AsyncIterator[str],
+) -> contextlib.AbstractAsyncContextManager[AsyncIterator[str]]:
+    """``async with closing(chunks)``: closes the stream (and its HTTP response) on exit.
+
+    :func:`contextlib.aclosing` for the async generators every provider
+    returns; a plain async iterator without ``aclose`` is left as it is.
+    """
+    if hasattr(chunks, "aclose"):
+        return contextlib.aclosing(chunks)  # type: ignore[type-var]
+    return contextlib.nullcontext(chunks)
+
+
 async def collect(chunks: AsyncIterator[str]) -> str:
     """Join a stream of chunks, closing it even on error."""
-    parts: list[str] = []
-    try:
-        async for chunk in chunks:
-            parts.append(chunk)
-    finally:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
-    return "".join(parts)
+    async with closing(chunks):
+        return "".join([chunk async for chunk in chunks])
 
 
 def validate_messages(messages: object) -> Messages:

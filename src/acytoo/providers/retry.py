@@ -10,7 +10,7 @@ from typing import Any
 from .._base_errors import AllProvidersFailedError, InvalidRequestError
 from .._sync import iterate_in_background, run_in_background
 from ..typing import CreateResult, Messages
-from .base import ProviderType, collect, provider_name
+from .base import ProviderType, closing, collect, provider_name
 
 __all__ = ["RetryProvider"]
 
@@ -92,9 +92,12 @@ class RetryProvider:
             started = False
             stream = provider.create_async_generator(model, messages, proxy, **kwargs)
             try:
-                async for chunk in stream:
-                    started = True
-                    yield chunk
+                # Closes the provider's stream (and its response) even when the
+                # caller stopped reading early.
+                async with closing(stream):
+                    async for chunk in stream:
+                        started = True
+                        yield chunk
             except InvalidRequestError:
                 raise
             except Exception as exc:
@@ -108,12 +111,6 @@ class RetryProvider:
                     exc,
                 )
                 continue
-            finally:
-                # Close the provider's stream (and its response) even when the
-                # caller stopped reading early.
-                aclose = getattr(stream, "aclose", None)
-                if aclose is not None:
-                    await aclose()
             return
         # Chained to the last failure, so a traceback shows where it came from.
         raise AllProvidersFailedError(failures) from failures[-1][1]

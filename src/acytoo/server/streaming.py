@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from ..providers.base import closing
+
 __all__ = ["ChunkPump"]
 
 # Stop pulling from the backend while this much text waits for a slow client.
@@ -40,23 +42,24 @@ class ChunkPump:
 
     async def _run(self) -> None:
         try:
-            async for chunk in self._chunks:
-                if not chunk:
-                    continue
-                self._buffer.append(chunk)
-                self._size += len(chunk)
-                self._readable.set()
-                if self._size >= self._high_water:
-                    self._writable.clear()
-                    await self._writable.wait()
+            async with closing(self._chunks):
+                await self._pump()
         except Exception as exc:
             self._error = exc
         finally:
             self._done = True
             self._readable.set()
-            aclose = getattr(self._chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
+
+    async def _pump(self) -> None:
+        async for chunk in self._chunks:
+            if not chunk:
+                continue
+            self._buffer.append(chunk)
+            self._size += len(chunk)
+            self._readable.set()
+            if self._size >= self._high_water:
+                self._writable.clear()
+                await self._writable.wait()
 
     async def next_batch(self) -> str | None:
         """The text buffered since the last call, waiting for some; ``None`` at the end."""
