@@ -54,7 +54,7 @@ class RetryPolicy:
     """When and how long to wait before trying a failed request again.
 
     Only failures before the first byte of the answer are retried:
-    connection errors, timeouts, 429 and 5xx. The wait doubles from
+    connection errors, timeouts, 408, 409, 429 and 5xx. The wait doubles from
     ``initial_delay`` up to ``max_delay``, minus up to 25 % jitter, unless the
     service sent ``Retry-After`` (honoured up to ``max_retry_after``).
     """
