@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..providers.base import ProviderType
+from ..providers.registry import get_kind
 from .config import Target
 
 __all__ = ["ProviderCall", "provider_call"]
@@ -35,35 +36,20 @@ class ProviderCall:
 
 def provider_call(target: Target) -> ProviderCall:
     """The provider and options that reach ``target``."""
-    kwargs: dict[str, Any] = {}
-    if target.temperature is not None:
-        kwargs["temperature"] = target.temperature
-    if target.provider == "local":
-        from ..providers.local import Local
-
-        return ProviderCall(Local, "local", None, Local.default_model, None, kwargs)
+    kind = get_kind(target.provider)
+    provider = kind.load()
+    kwargs = kind.call_options(
+        url=target.url, key=target.key, password=target.password, temperature=target.temperature
+    )
+    if not kind.needs_url:
+        return ProviderCall(provider, kind.name, None, provider.default_model, None, kwargs)
     if target.timeout is not None:
         kwargs["timeout"] = target.timeout
-    if target.provider == "openai":
-        from ..providers.openai_compatible import OpenAICompatible
-
-        kwargs["base_url"] = target.url
-        # Explicit, even when empty: OPENAI_API_KEY is not sent to a URL the
-        # user named for another purpose (use --key or ACYTOO_KEY).
-        kwargs["api_key"] = target.key or ""
-        return ProviderCall(
-            OpenAICompatible,
-            "openai",
-            target.url,
-            OpenAICompatible.default_model,
-            target.proxy,
-            kwargs,
-        )
-    from ..providers.acytoo import Acytoo
-
-    kwargs["url"] = target.url
-    if target.key:
-        kwargs["key"] = target.key
-    if target.password:
-        kwargs["password"] = target.password
-    return ProviderCall(Acytoo, "acytoo", target.url, Acytoo.default_model, target.proxy, kwargs)
+    if kind.key_option is not None:
+        # Explicit, even when empty: a key from the environment the provider
+        # would read on its own (OPENAI_API_KEY) is not sent to a URL the user
+        # named for another purpose (use --key or ACYTOO_KEY).
+        kwargs.setdefault(kind.key_option, "")
+    return ProviderCall(
+        provider, kind.name, target.url, provider.default_model, target.proxy, kwargs
+    )

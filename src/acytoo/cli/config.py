@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+from ..providers.registry import get_kind, guess_kind, kind_names
+
 __all__ = [
     "PROVIDERS",
     "ConfigError",
@@ -49,7 +51,8 @@ __all__ = [
     "resolve",
 ]
 
-PROVIDERS = ("acytoo", "openai", "local")
+PROVIDERS = kind_names()
+"""The provider kinds ``--provider`` and ``provider =`` accept (the registry's)."""
 
 _KEYS: dict[str, type | tuple[type, ...]] = {
     "provider": str,
@@ -250,16 +253,16 @@ def resolve(flags: Settings, *, environ: bool = True, config_file: bool = True) 
     fallback = False
     if provider is not None:
         provider = provider.strip().lower()
-        if provider not in PROVIDERS:
+        if provider not in kind_names():
             raise ConfigError(
-                f"unknown provider {provider!r}; choose one of {', '.join(PROVIDERS)}"
+                f"unknown provider {provider!r}; choose one of {', '.join(kind_names())}"
             )
     if provider is None:
         if url is None:
             provider, fallback = "local", True
         else:
             provider = guess_provider(url)
-    if provider == "local":
+    if not get_kind(provider).needs_url:
         url = None
     elif url is None:
         raise ConfigError(
@@ -293,8 +296,7 @@ def resolve(flags: Settings, *, environ: bool = True, config_file: bool = True) 
 
 def guess_provider(url: str) -> str:
     """``openai`` for a URL whose path ends in ``/v1`` (Ollama, vLLM, ...), else ``acytoo``."""
-    path = urlsplit(url).path.rstrip("/")
-    return "openai" if path.endswith("/v1") else "acytoo"
+    return guess_kind(url).name
 
 
 def validate_url(url: str, what: str = "url", schemes: tuple[str, ...] = ("http", "https")) -> str:

@@ -10,6 +10,8 @@ import re
 
 import click
 
+from ..providers.registry import kind_names, kinds_help
+
 __all__ = ["serve"]
 
 _SIZE = re.compile(r"^\s*(\d+)\s*(b|k|kb|kib|m|mb|mib)?\s*$", re.IGNORECASE)
@@ -35,12 +37,11 @@ def _parse_size(ctx: click.Context, param: click.Parameter, value: str) -> int:
 )
 @click.option(
     "--backend",
-    type=click.Choice(["local", "openai", "acytoo"]),
+    type=click.Choice(kind_names(), case_sensitive=False),
     default="local",
     show_default=True,
     envvar="ACYTOO_SERVER_BACKEND",
-    help="local: the offline documentation assistant; openai: an OpenAI-compatible API "
-    "(OpenAI, Ollama, vLLM, llama.cpp); acytoo: another Acytoo server.",
+    help=kinds_help() + ".",
 )
 @click.option(
     "--upstream-url",

@@ -1,8 +1,10 @@
 """Providers: every backend behind the same contract.
 
 Each provider is imported on first use, so using only the offline ``Local``
-provider never imports aiohttp. To add a provider, add its names to
-``_LOCATIONS`` and to the ``TYPE_CHECKING`` block.
+provider never imports aiohttp. A provider becomes a backend of the CLI and
+the server with one :func:`~acytoo.providers.registry.register` line in
+:mod:`acytoo.providers.registry`; to export its class here too, add its name
+to ``_LOCATIONS`` and to the ``TYPE_CHECKING`` block.
 """
 
 from typing import TYPE_CHECKING

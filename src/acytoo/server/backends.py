@@ -14,11 +14,12 @@ from typing import Any
 
 from .._base_errors import InvalidRequestError
 from ..providers.base import ProviderType, provider_name
+from ..providers.registry import LOCAL_MODEL, ProviderKind, get_kind, kind_names
 
 __all__ = ["BACKEND_KINDS", "LOCAL_MODEL", "Backend", "build_backend"]
 
-BACKEND_KINDS = ("local", "openai", "acytoo")
-LOCAL_MODEL = "acytoo-docs-offline"
+BACKEND_KINDS = kind_names()
+"""The registered backend kinds (:mod:`acytoo.providers.registry`)."""
 DEFAULT_MODEL = "gpt-3.5-turbo"
 
 
@@ -71,32 +72,33 @@ def build_backend(
     Several URLs become a failover list (:class:`~acytoo.RetryProvider`):
     a failure before the first chunk moves on to the next upstream.
     """
-    if kind == "local":
+    registered = get_kind(kind)
+    if not registered.needs_url:
         if urls:
-            raise InvalidRequestError("the local backend takes no --upstream-url")
-        from ..providers.local import Local
-
-        return Backend(Local, default_model=LOCAL_MODEL, reported_model=LOCAL_MODEL)
-    if kind not in BACKEND_KINDS:
-        raise InvalidRequestError(
-            f"unknown backend {kind!r}; choose one of {', '.join(BACKEND_KINDS)}"
-        )
+            raise InvalidRequestError(f"the {registered.name} backend takes no --upstream-url")
+        return _backend(registered, registered.load())
     if not urls:
-        raise InvalidRequestError(f"the {kind} backend needs --upstream-url")
+        raise InvalidRequestError(f"the {registered.name} backend needs --upstream-url")
     extra: dict[str, Any] = {} if max_retries is None else {"max_retries": max_retries}
-    # Imported here: the local backend must not import aiohttp's client side.
-    from ..providers.acytoo import Acytoo
-    from ..providers.openai_compatible import OpenAICompatible
-    from ..providers.retry import RetryProvider
-
+    provider_class = registered.load()
     providers: list[ProviderType] = []
     for index, url in enumerate(urls):
-        name = f"{kind}[{index}]" if len(urls) > 1 else kind
-        if kind == "openai":
-            providers.append(OpenAICompatible.configure(name, base_url=url, **extra))
-        else:
-            providers.append(Acytoo.configure(name, url=url, **extra))
-    provider = providers[0] if len(providers) == 1 else RetryProvider(providers, shuffle=shuffle)
-    if kind == "openai":
-        return Backend(provider, key_option="api_key", forwards_max_tokens=True)
-    return Backend(provider, key_option="key")
+        name = f"{registered.name}[{index}]" if len(urls) > 1 else registered.name
+        options = registered.call_options(url=url)
+        providers.append(provider_class.configure(name, **options, **extra))
+    if len(providers) == 1:
+        return _backend(registered, providers[0])
+    from ..providers.retry import RetryProvider
+
+    return _backend(registered, RetryProvider(providers, shuffle=shuffle))
+
+
+def _backend(kind: ProviderKind, provider: ProviderType) -> Backend:
+    return Backend(
+        provider,
+        default_model=kind.reported_model or DEFAULT_MODEL,
+        reported_model=kind.reported_model,
+        key_option=kind.key_option,
+        forwards_temperature=kind.forwards_temperature,
+        forwards_max_tokens=kind.forwards_max_tokens,
+    )
