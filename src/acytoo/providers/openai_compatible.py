@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import json
 import os
 from collections.abc import AsyncGenerator
@@ -18,7 +19,7 @@ from typing import Any, ClassVar, TypeVar
 
 from yarl import URL
 
-from .._transport import HTTPRequest, ResponseStream, SSEDecoder, open_stream
+from .._transport import HTTPRequest, ResponseStream, ServerSentEvent, SSEDecoder, open_stream
 from ..errors import InvalidRequestError, StreamError, TransportError
 from ..typing import AsyncResult, Messages
 from ._http import check_options, join_path, parse_base_url, transport_options
@@ -37,7 +38,7 @@ _OPTIONS = ("base_url", "api_key", "temperature", "max_tokens")
 # this bounds the memory a misbehaving service can make us use.
 _MAX_JSON_BODY = 32 * 1024 * 1024
 _EXCERPT = 200
-_JSON = json.JSONDecoder()
+_decode = json.JSONDecoder().raw_decode
 # How long to wait for the end of the body after [DONE] before dropping the connection.
 _DRAIN_AFTER_DONE = 1.0
 
@@ -159,79 +160,99 @@ class OpenAICompatible(AsyncGeneratorProvider):
         return headers
 
 
-async def _drain(texts: AsyncGenerator[str, None]) -> None:
-    async for _ in texts:
-        pass
+class _Done(enum.Enum):
+    """What :func:`_event_content` returns for the ``[DONE]`` event."""
+
+    DONE = "[DONE]"
 
 
 async def _stream_content(response: ResponseStream) -> AsyncGenerator[str, None]:
     """The ``delta.content`` of each chunk event, up to ``[DONE]``.
 
     This is the hot path of a long answer: one JSON decode and a few
-    lookups per event, nothing else (see bench/sse.py).
+    lookups per event, inline, nothing else (see bench/sse.py). Everything
+    unusual (``[DONE]``, named events, odd JSON) goes to :func:`_careful_content`.
     """
     decoder = SSEDecoder()
     feed = decoder.feed
-    decode = _JSON.raw_decode
+    decode = _decode
     head = response.first_chunk[:_EXCERPT]
-    done = seen = False
+    seen = False
     async with contextlib.aclosing(response.iter_text()) as texts:
         async for text in texts:
             events = feed(text)
             seen = seen or bool(events)
             for event in events:
                 data = event.data
-                if data == "[DONE]":
-                    done = True
-                    break
-                if event.event != "message":
-                    _check_named_event(event.event, data)
-                    continue
                 try:
-                    # raw_decode skips json.loads' checks and whitespace regexes;
-                    # anything unusual (whitespace, trailing data, no JSON, no
-                    # content) takes the careful path.
+                    # raw_decode skips json.loads' checks and whitespace regexes.
                     chunk, end = decode(data)
-                    if end != len(data):
+                    if end != len(data) or event.event != "message":
                         raise ValueError
                     content = chunk["choices"][0]["delta"]["content"]
                 except (LookupError, TypeError, ValueError):
-                    if data.strip() == "[DONE]":
-                        done = True
-                        break
-                    content = _chunk_content(data)
+                    content = _careful_content(event)
+                    if content is _Done.DONE:
+                        await _drain_after_done(response, texts)
+                        return
                 if content and isinstance(content, str):
                     yield content
-            if done:
-                break
-        if done:
-            # Read what follows [DONE] (normally just the end of the body) so the
-            # connection can go back to the pool, but do not make the caller wait
-            # on a server that keeps the stream open: then the connection is dropped.
-            # A tail that breaks after [DONE] does not spoil a complete answer either.
-            # Usually the end of the body came with [DONE]: then there is nothing to wait for.
-            if not response.at_eof:
-                with contextlib.suppress(asyncio.TimeoutError, TransportError):
-                    await asyncio.wait_for(_drain(texts), _DRAIN_AFTER_DONE)
-            return
     # The body ended cleanly without [DONE]: the service is done too. (A body
     # cut short raised IncompleteResponseError from iter_text instead.)
     last = decoder.flush()
-    if not (seen or last) and response.content_type != "text/event-stream" and head.strip():
-        # Not an event stream at all (an HTML page from a wrong base_url, say):
-        # say so rather than return an empty answer.
+    if not (seen or last):
+        _check_was_event_stream(response, head)
+    for event in last:
+        content = _careful_content(event)
+        if content and content is not _Done.DONE:
+            yield content
+
+
+def _careful_content(event: ServerSentEvent) -> str | _Done | None:
+    """The slow path of one event: its text (``None``: none) or ``_Done.DONE``.
+
+    Named events and chunks that carry an error raise :class:`StreamError`.
+    """
+    data = event.data
+    if data.strip() == "[DONE]":
+        return _Done.DONE
+    if event.event != "message":
+        _check_named_event(event.event, data)
+        return None
+    return _chunk_content(data)
+
+
+async def _drain_after_done(response: ResponseStream, texts: AsyncGenerator[str, None]) -> None:
+    """Read what follows ``[DONE]`` so the connection can go back to the pool.
+
+    Normally the end of the body came with ``[DONE]`` and there is nothing to
+    wait for. A server that keeps the stream open does not make the caller
+    wait: after a short bound the connection is dropped instead. A tail that
+    breaks after ``[DONE]`` does not spoil a complete answer either.
+    """
+    if response.at_eof:
+        return
+
+    async def drain() -> None:
+        async for _ in texts:
+            pass
+
+    with contextlib.suppress(asyncio.TimeoutError, TransportError):
+        await asyncio.wait_for(drain(), _DRAIN_AFTER_DONE)
+
+
+def _check_was_event_stream(response: ResponseStream, head: bytes) -> None:
+    """StreamError when a body with no events at all was not an event stream.
+
+    An HTML page from a wrong ``base_url``, say: better said than returned
+    as an empty answer.
+    """
+    if response.content_type != "text/event-stream" and head.strip():
         raise StreamError(
             f"the service did not answer with an event stream "
             f"(Content-Type {response.content_type}): {head!r}",
             body=head,
         )
-    for event in last:
-        if event.event != "message":
-            _check_named_event(event.event, event.data)
-        elif event.data != "[DONE]":
-            content = _chunk_content(event.data)
-            if content:
-                yield content
 
 
 def _chunk_content(data: str) -> str | None:
