@@ -15,8 +15,10 @@ from ..typing import AsyncResult, CreateResult, Messages
 __all__ = [
     "AsyncGeneratorProvider",
     "ProviderType",
+    "answer_in_background",
     "closing",
     "collect",
+    "join_answer",
     "provider_name",
     "validate_messages",
     "validate_temperature",
@@ -74,7 +76,7 @@ class AsyncGeneratorProvider(abc.ABC):
         cls, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
     ) -> str:
         """The whole answer as one string."""
-        return await collect(cls.create_async_generator(model, messages, proxy, **kwargs))
+        return await join_answer(cls, model, messages, proxy, **kwargs)
 
     @classmethod
     def create_completion(
@@ -89,11 +91,7 @@ class AsyncGeneratorProvider(abc.ABC):
 
         Safe to call from a thread that is running an event loop.
         """
-        if stream:
-            return iterate_in_background(
-                cls.create_async_generator(model, messages, proxy, **kwargs)
-            )
-        return iter([run_in_background(cls.create_async(model, messages, proxy, **kwargs))])
+        return answer_in_background(cls, model, messages, stream, proxy, **kwargs)
 
     @classmethod
     async def list_models(cls, proxy: str | None = None, **kwargs: Any) -> list[str]:
@@ -136,6 +134,35 @@ def closing(
     if hasattr(chunks, "aclose"):
         return contextlib.aclosing(chunks)  # type: ignore[type-var]
     return contextlib.nullcontext(chunks)
+
+
+async def join_answer(
+    provider: ProviderType, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
+) -> str:
+    """``create_async`` of every provider shape: the whole answer of ``provider`` as one string."""
+    return await collect(provider.create_async_generator(model, messages, proxy, **kwargs))
+
+
+def answer_in_background(
+    provider: ProviderType,
+    model: str,
+    messages: Messages,
+    stream: bool = True,
+    proxy: str | None = None,
+    **kwargs: Any,
+) -> CreateResult:
+    """``create_completion`` of every provider shape, through the shared background loop."""
+    if stream:
+        return iterate_in_background(
+            provider.create_async_generator(model, messages, proxy, **kwargs)
+        )
+    # A provider's own create_async (a subclass may override it) answers in one piece.
+    create_async = getattr(provider, "create_async", None)
+    if create_async is None:
+        whole = join_answer(provider, model, messages, proxy, **kwargs)
+    else:
+        whole = create_async(model, messages, proxy, **kwargs)
+    return iter([run_in_background(whole)])
 
 
 async def collect(chunks: AsyncIterator[str]) -> str:

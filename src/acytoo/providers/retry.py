@@ -8,9 +8,8 @@ from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 from .._base_errors import AllProvidersFailedError, InvalidRequestError
-from .._sync import iterate_in_background, run_in_background
 from ..typing import CreateResult, Messages
-from .base import ProviderType, closing, collect, provider_name
+from .base import ProviderType, answer_in_background, closing, join_answer, provider_name
 
 __all__ = ["RetryProvider"]
 
@@ -119,7 +118,7 @@ class RetryProvider:
         self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
     ) -> str:
         """The whole answer as one string."""
-        return await collect(self.create_async_generator(model, messages, proxy, **kwargs))
+        return await join_answer(self, model, messages, proxy, **kwargs)
 
     def create_completion(
         self,
@@ -130,11 +129,7 @@ class RetryProvider:
         **kwargs: Any,
     ) -> CreateResult:
         """The answer from synchronous code, through the shared background loop."""
-        if stream:
-            return iterate_in_background(
-                self.create_async_generator(model, messages, proxy, **kwargs)
-            )
-        return iter([run_in_background(self.create_async(model, messages, proxy, **kwargs))])
+        return answer_in_background(self, model, messages, stream, proxy, **kwargs)
 
     async def list_models(self, proxy: str | None = None, **kwargs: Any) -> list[str]:
         """Every provider's models, without repeats, in provider order.
