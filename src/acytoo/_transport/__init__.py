@@ -2,10 +2,11 @@
 
 from ._decoders import ServerSentEvent, SSEDecoder, TextDecoder
 from ._options import DEFAULT_MAX_RETRIES, RetryPolicy, Timeout
-from ._pool import aclose_sessions, pooled_session, set_connection_limit
+from ._pool import DEFAULT_MAX_CONNECTIONS, aclose_sessions, pooled_session, set_max_connections
 from ._stream import HTTPRequest, ResponseStream, TransportOptions, error_detail, open_stream
 
 __all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_RETRIES",
     "HTTPRequest",
     "ResponseStream",
@@ -19,5 +20,5 @@ __all__ = [
     "error_detail",
     "open_stream",
     "pooled_session",
-    "set_connection_limit",
+    "set_max_connections",
 ]

@@ -11,16 +11,72 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import AsyncGenerator
+from types import SimpleNamespace
 
 import aiohttp
 from aiohttp_socks import ProxyConnector
 from yarl import URL
 
+from .._base_errors import InvalidRequestError
 from ._proxy import SOCKS_PROXY_SCHEMES
 
-__all__ = ["aclose_sessions", "pooled_session", "set_connection_limit"]
+__all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
+    "RequestTrace",
+    "aclose_sessions",
+    "connection_limit",
+    "pooled_session",
+    "set_max_connections",
+]
 
-_connection_limit = 100
+DEFAULT_MAX_CONNECTIONS = 1000
+"""Connections per pooled session, as in the openai SDK: a request beyond it waits."""
+
+_connection_limit = DEFAULT_MAX_CONNECTIONS
+
+
+class RequestTrace:
+    """What the pool did for one request: the transport's error mapping reads it.
+
+    ``queued``: the request had to wait for a free connection (the pool was
+    full). ``reused``: it went out on a kept-alive connection, which the
+    server may have closed while it sat idle.
+    """
+
+    __slots__ = ("queued", "reused")
+
+    def __init__(self) -> None:
+        self.queued = False
+        self.reused = False
+
+
+async def _on_queued(
+    session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    params: aiohttp.TraceConnectionQueuedStartParams,
+) -> None:
+    trace = context.trace_request_ctx
+    if isinstance(trace, RequestTrace):
+        trace.queued = True
+
+
+async def _on_reused(
+    session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    params: aiohttp.TraceConnectionReuseconnParams,
+) -> None:
+    trace = context.trace_request_ctx
+    if isinstance(trace, RequestTrace):
+        trace.reused = True
+
+
+def _trace_config() -> aiohttp.TraceConfig:
+    config = aiohttp.TraceConfig()
+    config.on_connection_queued_start.append(_on_queued)
+    config.on_connection_reuseconn.append(_on_reused)
+    config.freeze()
+    return config
+
 
 _LoopSessions = dict[str, aiohttp.ClientSession]
 _sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSessions] = (
@@ -54,7 +110,12 @@ async def pooled_session(proxy: URL | None) -> aiohttp.ClientSession:
         )
     else:
         connector = aiohttp.TCPConnector(limit=_connection_limit)
-    session = aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=True)
+    session = aiohttp.ClientSession(
+        connector=connector,
+        trust_env=False,
+        auto_decompress=True,
+        trace_configs=[_trace_config()],
+    )
     per_loop[key] = session
     guard = _close_at_shutdown(session)
     await anext(guard)
@@ -62,16 +123,24 @@ async def pooled_session(proxy: URL | None) -> aiohttp.ClientSession:
     return session
 
 
-def set_connection_limit(limit: int) -> int:
+def set_max_connections(limit: int) -> int:
     """Most connections per pooled session created from now on (0: no limit); returns the old one.
 
-    The server raises it: every stream it relays holds an upstream connection.
+    The default, :data:`DEFAULT_MAX_CONNECTIONS` (1,000), is the openai SDK's.
+    A request beyond the limit waits for a free connection, within its
+    ``Timeout.connect``. Sessions already open keep their limit until
+    :func:`aclose_sessions`. ``acytoo serve --upstream-connections`` sets it.
     """
     global _connection_limit
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-        raise ValueError("the connection limit must be an integer >= 0")
+        raise InvalidRequestError("max_connections must be an integer >= 0")
     previous, _connection_limit = _connection_limit, limit
     return previous
+
+
+def connection_limit() -> int:
+    """The limit :func:`set_max_connections` set (0: none)."""
+    return _connection_limit
 
 
 async def _close_at_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:

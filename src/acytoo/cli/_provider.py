@@ -48,9 +48,10 @@ def provider_call(target: Target) -> ProviderCall:
         from ..providers.openai_compatible import OpenAICompatible
 
         kwargs["base_url"] = target.url
-        # Explicit, even when empty: OPENAI_API_KEY is not sent to a URL the
-        # user named for another purpose (use --key or ACYTOO_KEY).
-        kwargs["api_key"] = target.key or ""
+        if target.key:
+            kwargs["api_key"] = target.key
+        # Else the library's one rule decides (providers/_env_keys.py):
+        # OPENAI_API_KEY goes only to OpenAI or to OPENAI_BASE_URL's origin.
         return ProviderCall(
             OpenAICompatible,
             "openai",
