@@ -303,12 +303,21 @@ def validate_url(url: str, what: str = "url", schemes: tuple[str, ...] = ("http"
         parts = urlsplit(url.strip())
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        raise ConfigError(f"invalid {what} {url!r}: {exc}") from None
+        # urlsplit quotes the "port", which is the password in http://user:pw/x@host.
+        reason = "not a valid URL" if "@" in url else str(exc)
+        raise ConfigError(f"invalid {what} {_shown(url)!r}: {reason}") from None
     if parts.scheme.lower() not in schemes or not parts.hostname:
         raise ConfigError(
-            f"invalid {what} {url!r}: expected {'/'.join(schemes)}://host[:port][/path]"
+            f"invalid {what} {_shown(url)!r}: expected {'/'.join(schemes)}://host[:port][/path]"
         )
     return url.strip()
+
+
+def _shown(url: str) -> str:
+    """``url`` fit for an error message: without the user name and password it may hold."""
+    from .._urls import redact_url  # only on the error path: yarl is not needed otherwise
+
+    return redact_url(url.strip())
 
 
 def validate_temperature(value: float) -> float:

@@ -40,18 +40,30 @@ class Backend:
     key_option: str | None = None
     forwards_temperature: bool = True
     forwards_max_tokens: bool = False
+    password_option: str | None = None
+    """The keyword argument carrying the server's upstream password (``None``: it takes none)."""
 
     @property
     def name(self) -> str:
         return provider_name(self.provider)
 
     def call_options(
-        self, key: str | None, temperature: float | None, max_tokens: int | None = None
+        self,
+        key: str | None,
+        temperature: float | None,
+        max_tokens: int | None = None,
+        upstream_password: str | None = None,
     ) -> dict[str, Any]:
-        """Keyword arguments for one call of the provider (what it cannot take is left out)."""
+        """Keyword arguments for one call of the provider (what it cannot take is left out).
+
+        The password is the server's own for its upstream; a client's password
+        (its access to this server) is never an argument here.
+        """
         options: dict[str, Any] = {}
         if key and self.key_option is not None:
             options[self.key_option] = key
+        if upstream_password and self.password_option is not None:
+            options[self.password_option] = upstream_password
         if temperature is not None and self.forwards_temperature:
             options["temperature"] = temperature
         if max_tokens is not None and self.forwards_max_tokens:
@@ -99,4 +111,4 @@ def build_backend(
     provider = providers[0] if len(providers) == 1 else RetryProvider(providers, shuffle=shuffle)
     if kind == "openai":
         return Backend(provider, key_option="api_key", forwards_max_tokens=True)
-    return Backend(provider, key_option="key")
+    return Backend(provider, key_option="key", password_option="password")
