@@ -121,7 +121,7 @@ def provider_failure(exc: BaseException, *, client_credentials: bool = False) ->
         if exc.status in (401, 403) and not client_credentials:
             return _upstream(502, "upstream rejected the server's credentials", code=exc.status)
         status = exc.status if 400 <= exc.status <= 599 else 502
-        detail = error_detail(exc.body) or f"upstream answered HTTP {exc.status}"
+        detail = error_detail(exc.body) or _without_address(exc)
         headers = {}
         retry_after = exc.headers.get("Retry-After") if exc.headers else None
         if retry_after is not None:
@@ -172,8 +172,13 @@ def _all_failed(exc: AllProvidersFailedError, client_credentials: bool) -> Reque
     return _upstream(status, message)
 
 
-def _first_line(text: str) -> str:
-    return text.splitlines()[0] if text else "upstream error"
+def _without_address(exc: APIStatusError) -> str:
+    # The transport's message names the upstream URL ("... (HTTP 500 from
+    # http://10.0.0.5/...)"); the client is told the status, not where it is.
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    if exc.url:
+        text = text.replace(f" from {exc.url}", "").replace(exc.url, "the upstream")
+    return text or f"upstream answered HTTP {exc.status}"
 
 
 def log_failure(exc: BaseException, *, after_text: bool, client_credentials: bool = False) -> None:
