@@ -427,11 +427,13 @@ def redirect_error(response: aiohttp.ClientResponse) -> errors.APIStatusError:
     url = redact_url(response.url)
     location = response.headers.get("Location")
     target = "no Location"
+    headers = CIMultiDict(response.headers)
     if location:
         try:
             target = redact_url(response.url.join(URL(location)))
         except ValueError:
             target = redact_url(location)
+        headers["Location"] = redact_url(location)  # the error's repr shows its headers
     message = (
         f"the service redirected the request (HTTP {response.status} from {url}) to "
         f"{target}; redirects are not followed, so the request body (keys, passwords) "
@@ -442,7 +444,7 @@ def redirect_error(response: aiohttp.ClientResponse) -> errors.APIStatusError:
         status=response.status,
         body="",
         url=url,
-        headers=response.headers,
+        headers=CIMultiDictProxy(headers),
         request_info=_public_request_info(response),
     )
 
