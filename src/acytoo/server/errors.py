@@ -120,7 +120,10 @@ def provider_failure(exc: BaseException, *, client_credentials: bool = False) ->
     if isinstance(exc, APIStatusError):
         if exc.status in (401, 403) and not client_credentials:
             return _upstream(502, "upstream rejected the server's credentials", code=exc.status)
-        status = exc.status if 400 <= exc.status <= 599 else 502
+        if not 400 <= exc.status <= 599:
+            # A redirect, say: its target is an address the client need not know.
+            return _upstream(502, f"upstream answered HTTP {exc.status}", code=exc.status)
+        status = exc.status
         detail = error_detail(exc.body) or _without_address(exc)
         headers = {}
         retry_after = exc.headers.get("Retry-After") if exc.headers else None
