@@ -19,7 +19,7 @@ from .. import errors
 from .._urls import redact_url
 from ._decoders import TextDecoder
 from ._options import RetryPolicy, Timeout, is_retryable_status, should_retry_header
-from ._pool import RequestTrace, connection_limit, pooled_session
+from ._pool import RequestTrace, connection_limit, current_trace, pooled_session
 from ._proxy import HTTP_PROXY_SCHEMES, SOCKS_PROXY_SCHEMES, resolve_proxy
 
 __all__ = ["HTTPRequest", "ResponseStream", "TransportOptions", "open_stream", "redirect_error"]
@@ -228,19 +228,22 @@ async def _send(
     while True:
         response: aiohttp.ClientResponse | None = None
         trace = RequestTrace()
+        token = current_trace.set(trace)
         try:
-            response = await session.request(
-                request.method,
-                request.url,
-                data=data,
-                headers=headers,
-                proxy=http_proxy,
-                timeout=timeout,
-                # A redirect would replay the body (keys, passwords) to wherever
-                # the Location points; the caller decides instead.
-                allow_redirects=False,
-                trace_request_ctx=trace,
-            )
+            try:
+                response = await session.request(
+                    request.method,
+                    request.url,
+                    data=data,
+                    headers=headers,
+                    proxy=http_proxy,
+                    timeout=timeout,
+                    # A redirect would replay the body (keys, passwords) to wherever
+                    # the Location points; the caller decides instead.
+                    allow_redirects=False,
+                )
+            finally:
+                current_trace.reset(token)
             if response.status == 407 and http_proxy is not None:
                 # A plain-http request through an HTTP proxy gets the proxy's
                 # refusal as an ordinary response; it is the proxy's error,
@@ -362,7 +365,7 @@ def translate_error(
             url=url,
         )
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        if trace is not None and trace.queued:
+        if trace is not None and trace.pool_full:
             return errors.ConnectTimeout(
                 f"could not connect to {url} in time: all {connection_limit()} connections "
                 "of the pool were busy and the time went into waiting for one to free up "
