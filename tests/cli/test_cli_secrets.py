@@ -78,3 +78,12 @@ def test_serve_upstream_password_option() -> None:
     )
     assert result.exit_code == 2
     assert "takes no upstream password" in result.output
+
+
+@pytest.mark.parametrize("url", [f"ftp://u:{SECRET}@127.0.0.1/v1", f"http://u:{SECRET}@h:99x/"])
+def test_serve_checks_upstream_urls_at_start_without_showing_credentials(url: str) -> None:
+    # At start-up, so that no client is ever told about a bad upstream URL.
+    result = CliRunner().invoke(serve, ["--backend", "openai", "--upstream-url", url])
+    assert result.exit_code == 2
+    assert "--upstream-url" in result.output
+    assert SECRET not in result.output

@@ -178,3 +178,13 @@ async def test_a_low_level_request_with_a_surrogate_is_refused(
     with pytest.raises(acytoo.InvalidRequestError):
         async with open_stream(request, TransportOptions(retry=NO_RETRY)):
             pass
+
+
+async def test_the_credentials_conflict_message_does_not_name_the_url(
+    openai_upstream: OpenAIUpstream,
+) -> None:
+    # Behind a server the base URL is an internal address: the message does not show it.
+    base_url = with_userinfo(openai_upstream.base_url)
+    with pytest.raises(acytoo.InvalidRequestError) as caught:
+        await OpenAICompatible.create_async("m", MESSAGES, base_url=base_url, api_key="sk-x")
+    assert str(openai_upstream.port) not in str(caught.value)

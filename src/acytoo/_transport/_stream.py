@@ -215,9 +215,10 @@ async def _send(
     if has_userinfo and any(name.lower() == "authorization" for name in headers):
         # aiohttp would raise a bare ValueError ("Cannot combine AUTHORIZATION
         # header with AUTH argument or credentials encoded in URL").
+        # Not naming the URL: behind a server, it is the server's internal upstream.
         raise errors.InvalidRequestError(
-            f"the URL {redact_url(request.url)} carries a user name or password and the "
-            "request also has an API key: give the credentials one way, not both"
+            "the base URL carries a user name or password and the request also has an "
+            "API key: give the credentials one way, not both"
         )
     _check_header_values(headers)
     data = None if request.body is None else _encode_body(request.body)

@@ -95,6 +95,12 @@ def build_backend(
         )
     if not urls:
         raise InvalidRequestError(f"the {kind} backend needs --upstream-url")
+    from ..providers._http import parse_base_url
+
+    for url in urls:
+        # At start-up, not per request: a client must never be told about the
+        # server's upstream URL (the message shows it without credentials).
+        parse_base_url(url, "--upstream-url")
     extra: dict[str, Any] = {} if max_retries is None else {"max_retries": max_retries}
     # Imported here: the local backend must not import aiohttp's client side.
     from ..providers.acytoo import Acytoo
