@@ -42,6 +42,7 @@ from aiohttp import web
 
 from _common import cpu_model, proc_status_kib, start_site
 from acytoo import Acytoo, aclose_sessions
+from acytoo._transport import DEFAULT_MAX_CONNECTIONS
 
 KIB = 1024
 BIG_SIZE = 20 * KIB * KIB  # (a) 20 MiB
@@ -324,7 +325,9 @@ async def concurrent_run(variant: str, port: int) -> dict[str, Any]:
     """One variant of (c) inside a fresh process: streams, errors, wall time, peak memory."""
     base = f"http://127.0.0.1:{port}/stream"
     # Both variants have imported acytoo and aiohttp before the baseline is taken.
-    session = aiohttp.ClientSession()
+    # The same connection limit for both: acytoo's pool holds up to 1,000 (the
+    # openai SDK's limit), aiohttp's default is 100, which would queue 900 streams.
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=DEFAULT_MAX_CONNECTIONS))
     read = raw_reader(session) if variant == "raw" else acytoo_read
     await read(base)  # warm-up: imports, first connection, pooled session
     gc.collect()

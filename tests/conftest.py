@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "servers.acytoo_server",
+    "servers.keepalive",
     "servers.openai_upstream",
     "servers.ports",
     "servers.proxies",

@@ -62,6 +62,9 @@ def test_private_modules_declare_all() -> None:
         "acytoo._transport._proxy",
         "acytoo._transport._stream",
         "acytoo._sync",
+        "acytoo._urls",
+        "acytoo._private_files",
+        "acytoo.providers._env_keys",
         "acytoo.providers.base",
         "acytoo.providers.acytoo",
     ]:

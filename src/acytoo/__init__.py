@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from ._lazy import lazy_getattr
 
 if TYPE_CHECKING:
-    from ._transport import RetryPolicy, Timeout, aclose_sessions
+    from ._transport import RetryPolicy, Timeout, aclose_sessions, set_max_connections
     from .errors import (
         AcytooError,
         AllProvidersFailedError,
@@ -75,6 +75,7 @@ _LOCATIONS = {
     "RetryProvider": ".providers",
     "RequestTooLargeError": ".errors",
     "RetryPolicy": "._transport",
+    "set_max_connections": "._transport",
     "StreamError": "._base_errors",
     "Timeout": "._transport",
     "TimeoutError": ".errors",
@@ -120,6 +121,7 @@ __all__ = [
     "__version__",
     "aclose_sessions",
     "provider_name",
+    "set_max_connections",
 ]
 
 __getattr__ = lazy_getattr(__name__, _LOCATIONS)

@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from . import _store_schema
+from ._private_files import prepare_private_file
 from ._store_records import Conversation, ConversationSummary, Exchange, StoredMessage
 
 __all__ = [
@@ -107,7 +108,7 @@ class Store:
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path is not None else default_db_path()
         if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            prepare_private_file(self.path)  # 0600 in a 0700 folder, whatever the umask
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below).
         self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
         self._db.row_factory = sqlite3.Row

@@ -98,15 +98,26 @@ async def test_no_api_key_sends_no_authorization(
     assert [r.authorization for r in openai_upstream.requests] == [None, None]
 
 
-async def test_api_key_from_environment(
+async def test_api_key_from_environment_goes_only_to_its_own_origin(
     openai_upstream: OpenAIUpstream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The one rule (providers/_env_keys.py): OPENAI_API_KEY goes to OpenAI or to
+    # OPENAI_BASE_URL's origin, never to another base URL named in code or config.
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
-    answer = OpenAICompatible.create_async_generator(
-        "m", MESSAGES, base_url=openai_upstream.base_url
-    )
-    assert [t async for t in answer]
-    assert openai_upstream.requests[0].authorization == "Bearer sk-from-env"
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    assert await OpenAICompatible.create_async("m", MESSAGES, base_url=openai_upstream.base_url)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")  # another origin
+    assert await OpenAICompatible.create_async("m", MESSAGES, base_url=openai_upstream.base_url)
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_upstream.base_url.replace("/v1", "/other"))
+    assert await OpenAICompatible.create_async("m", MESSAGES, base_url=openai_upstream.base_url)
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_upstream.base_url)
+    assert await OpenAICompatible.list_models()
+    assert [r.authorization for r in openai_upstream.requests] == [
+        None,
+        None,
+        "Bearer sk-from-env",  # the same origin as OPENAI_BASE_URL (the path does not matter)
+        "Bearer sk-from-env",
+    ]
 
 
 async def test_base_url_from_environment_and_per_call_override(

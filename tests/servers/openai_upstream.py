@@ -150,6 +150,8 @@ class ReceivedRequest:
     body: bytes
     peer: tuple[str, int] | None = None
     """The client's address and port: the same port means a reused connection."""
+    query: str = ""
+    """The query string as received (without the ``?``)."""
 
     @property
     def json(self) -> Any:
@@ -284,6 +286,7 @@ class OpenAIUpstream(ScriptedServer):
             headers=CIMultiDictProxy(CIMultiDict(request.headers)),
             body=await request.read(),
             peer=peer(request),
+            query=request.query_string,
         )
         self.requests.append(received)
         self.received.set()

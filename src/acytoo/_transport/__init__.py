@@ -1,12 +1,14 @@
 """The one transport layer every HTTP provider shares."""
 
 from ._decoders import ServerSentEvent, SSEDecoder, TextDecoder
-from ._options import DEFAULT_MAX_RETRIES, RetryPolicy, Timeout
-from ._pool import aclose_sessions, pooled_session, set_connection_limit
+from ._options import DEFAULT_MAX_RETRIES, SHOULD_RETRY_HEADER, RetryPolicy, Timeout
+from ._pool import DEFAULT_MAX_CONNECTIONS, aclose_sessions, pooled_session, set_max_connections
 from ._stream import HTTPRequest, ResponseStream, TransportOptions, error_detail, open_stream
 
 __all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_RETRIES",
+    "SHOULD_RETRY_HEADER",
     "HTTPRequest",
     "ResponseStream",
     "RetryPolicy",
@@ -19,5 +21,5 @@ __all__ = [
     "error_detail",
     "open_stream",
     "pooled_session",
-    "set_connection_limit",
+    "set_max_connections",
 ]

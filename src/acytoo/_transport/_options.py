@@ -11,9 +11,18 @@ from dataclasses import dataclass
 
 from ..errors import InvalidRequestError
 
-__all__ = ["DEFAULT_MAX_RETRIES", "RetryPolicy", "Timeout", "is_retryable_status"]
+__all__ = [
+    "DEFAULT_MAX_RETRIES",
+    "SHOULD_RETRY_HEADER",
+    "RetryPolicy",
+    "Timeout",
+    "is_retryable_status",
+    "should_retry_header",
+]
 
 DEFAULT_MAX_RETRIES = 2
+SHOULD_RETRY_HEADER = "x-should-retry"
+"""A service's verdict on retrying its error answer (``true``/``false``), as OpenAI sends it."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,9 @@ class RetryPolicy:
     """When and how long to wait before trying a failed request again.
 
     Only failures before the first byte of the answer are retried:
-    connection errors, timeouts, 408, 409, 429 and 5xx. The wait doubles from
+    connection errors, timeouts, 408, 409, 429 and 5xx, unless the answer
+    says otherwise with ``x-should-retry: true|false`` (an acytoo server that
+    already retried its upstream says ``false``). The wait doubles from
     ``initial_delay`` up to ``max_delay``, minus up to 25 % jitter, unless the
     service sent ``Retry-After`` (honoured up to ``max_retry_after``).
     """
@@ -86,6 +97,17 @@ class RetryPolicy:
 def is_retryable_status(status: int) -> bool:
     """Statuses worth another attempt: rate limiting and server failures."""
     return status in (408, 409, 429) or status >= 500
+
+
+def should_retry_header(headers: Mapping[str, str] | None) -> bool | None:
+    """The ``x-should-retry`` verdict of an error answer, or ``None`` when it gives none."""
+    if headers is None:
+        return None
+    value = headers.get(SHOULD_RETRY_HEADER)
+    if value is None:
+        return None
+    value = value.strip().lower()
+    return True if value == "true" else False if value == "false" else None
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:

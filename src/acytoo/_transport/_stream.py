@@ -12,15 +12,17 @@ from dataclasses import dataclass, field
 import aiohttp
 import aiohttp_socks
 import python_socks
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from .. import errors
+from .._urls import redact_url
 from ._decoders import TextDecoder
-from ._options import RetryPolicy, Timeout, is_retryable_status
-from ._pool import pooled_session
+from ._options import RetryPolicy, Timeout, is_retryable_status, should_retry_header
+from ._pool import RequestTrace, connection_limit, current_trace, pooled_session
 from ._proxy import HTTP_PROXY_SCHEMES, SOCKS_PROXY_SCHEMES, resolve_proxy
 
-__all__ = ["HTTPRequest", "ResponseStream", "TransportOptions", "open_stream"]
+__all__ = ["HTTPRequest", "ResponseStream", "TransportOptions", "open_stream", "redirect_error"]
 
 ERROR_BODY_EXCERPT = 1024
 _ERROR_BODY_LIMIT = 64 * 1024
@@ -43,6 +45,13 @@ _SOCKS_ERRORS = (
 # that hangs up (as some do on wrong credentials) raises these unwrapped.
 _HANDSHAKE_ERRORS = (asyncio.IncompleteReadError, ConnectionError)
 _TRANSLATED_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, *_SOCKS_ERRORS, *_HANDSHAKE_ERRORS)
+# What a keep-alive connection the server closed while it sat idle in the pool
+# fails with. Such a request never reached the service's application, so it is
+# sent again on another connection whatever max_retries says (as browsers and
+# urllib3 do); bounded, in case the server dropped many idle connections at once.
+_STALE_CONNECTION_ERRORS = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+_MAX_STALE_RETRIES = 8
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
@@ -201,30 +210,51 @@ async def _send(
             f"cannot send through the SOCKS proxy {proxy.with_user(None)} with a caller's "
             "session=: give that session an aiohttp_socks.ProxyConnector, or pass proxy=''"
         )
+    headers = dict(request.headers)
+    has_userinfo = request.url.raw_user is not None or request.url.raw_password is not None
+    if has_userinfo and any(name.lower() == "authorization" for name in headers):
+        # aiohttp would raise a bare ValueError ("Cannot combine AUTHORIZATION
+        # header with AUTH argument or credentials encoded in URL").
+        # Not naming the URL: behind a server, it is the server's internal upstream.
+        raise errors.InvalidRequestError(
+            "the base URL carries a user name or password and the request also has an "
+            "API key: give the credentials one way, not both"
+        )
+    _check_header_values(headers)
+    data = None if request.body is None else _encode_body(request.body)
     session = options.session or await pooled_session(proxy)
     http_proxy = proxy if proxy is not None and proxy.scheme in HTTP_PROXY_SCHEMES else None
     timeout = _client_timeout(options.timeout)
-    data = None if request.body is None else json.dumps(request.body, ensure_ascii=False).encode()
-    attempt = 0
+    attempt = stale_retries = 0
     while True:
         response: aiohttp.ClientResponse | None = None
+        trace = RequestTrace()
+        token = current_trace.set(trace)
         try:
-            response = await session.request(
-                request.method,
-                request.url,
-                data=data,
-                headers=dict(request.headers),
-                proxy=http_proxy,
-                timeout=timeout,
-            )
+            try:
+                response = await session.request(
+                    request.method,
+                    request.url,
+                    data=data,
+                    headers=headers,
+                    proxy=http_proxy,
+                    timeout=timeout,
+                    # A redirect would replay the body (keys, passwords) to wherever
+                    # the Location points; the caller decides instead.
+                    allow_redirects=False,
+                )
+            finally:
+                current_trace.reset(token)
             if response.status == 407 and http_proxy is not None:
                 # A plain-http request through an HTTP proxy gets the proxy's
                 # refusal as an ordinary response; it is the proxy's error,
                 # not the service's.
                 raise errors.ProxyError(
                     f"proxy refused the request: {response.status} {response.reason}",
-                    url=str(request.url),
+                    url=redact_url(request.url),
                 )
+            if response.status in _REDIRECT_STATUSES:
+                raise redirect_error(response)
             if not 200 <= response.status < 300:
                 raise await status_error(response)
             first_chunk = await response.content.read(_READ_LIMIT)
@@ -235,7 +265,15 @@ async def _send(
         except _TRANSLATED_ERRORS as exc:
             if response is not None:
                 response.close()
-            error = translate_error(exc, str(request.url), in_body=False)
+            if (
+                response is None
+                and trace.reused
+                and isinstance(exc, _STALE_CONNECTION_ERRORS)
+                and stale_retries < _MAX_STALE_RETRIES
+            ):
+                stale_retries += 1
+                continue
+            error = translate_error(exc, str(request.url), in_body=False, trace=trace)
             if attempt >= options.retry.max_retries or not _retryable(error):
                 if isinstance(exc, errors.AcytooError):
                     raise
@@ -248,14 +286,45 @@ async def _send(
 
 @functools.lru_cache(maxsize=32)
 def _client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
-    # No total limit: a long answer that keeps streaming is fine.
+    # No total limit: a long answer that keeps streaming is fine. ``connect``
+    # also bounds the wait for a free connection of a full pool.
     return aiohttp.ClientTimeout(
-        total=None, connect=None, sock_connect=timeout.connect, sock_read=timeout.read
+        total=None, connect=timeout.connect, sock_connect=timeout.connect, sock_read=timeout.read
     )
+
+
+def _encode_body(body: object) -> bytes:
+    try:
+        return json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        # A lone surrogate ("\ud800", from a bad decode upstream of the caller)
+        # has no UTF-8 form.
+        raise errors.InvalidRequestError(
+            "the request contains text that is not valid Unicode (a lone surrogate "
+            "such as \\ud800) and cannot be sent"
+        ) from None
+    except (TypeError, ValueError) as exc:
+        raise errors.InvalidRequestError(f"the request cannot be sent as JSON: {exc}") from None
+
+
+def _check_header_values(headers: Mapping[str, str]) -> None:
+    for name, value in headers.items():
+        if not value.isascii() or "\r" in value or "\n" in value:
+            # Named, never shown: the value is usually a key.
+            what = "the API key" if name.lower() == "authorization" else f"header {name}"
+            raise errors.InvalidRequestError(
+                f"{what} contains characters that cannot be sent in an HTTP header "
+                "(only printable ASCII is allowed)"
+            )
 
 
 def _retryable(error: errors.AcytooError) -> bool:
     if isinstance(error, errors.APIStatusError):
+        # The service's own word wins, both ways (as in the openai SDK): a relay
+        # that already retried upstream says "false".
+        verdict = should_retry_header(error.headers)
+        if verdict is not None:
+            return verdict
         return is_retryable_status(error.status)
     if isinstance(error, errors.ProxyError):
         return False
@@ -268,10 +337,16 @@ def _headers_of(error: errors.AcytooError) -> Mapping[str, str] | None:
     return error.headers if isinstance(error, errors.APIStatusError) else None
 
 
-def translate_error(exc: BaseException, url: str, *, in_body: bool) -> errors.AcytooError:
-    """The acytoo error for a lower-level one; most specific cases first."""
+def translate_error(
+    exc: BaseException, url: str, *, in_body: bool, trace: RequestTrace | None = None
+) -> errors.AcytooError:
+    """The acytoo error for a lower-level one; most specific cases first.
+
+    ``url`` is shown without its credentials, in the message and the error's ``url``.
+    """
     if isinstance(exc, errors.AcytooError):
         return exc
+    url = redact_url(url)
     if isinstance(exc, aiohttp.ClientHttpProxyError):
         return errors.ProxyError(
             f"proxy refused the connection: {exc.status} {exc.message}", url=url
@@ -291,6 +366,13 @@ def translate_error(exc: BaseException, url: str, *, in_body: bool) -> errors.Ac
             url=url,
         )
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        if trace is not None and trace.pool_full:
+            return errors.ConnectTimeout(
+                f"could not connect to {url} in time: all {connection_limit()} connections "
+                "of the pool were busy and the time went into waiting for one to free up "
+                "(see acytoo.set_max_connections)",
+                url=url,
+            )
         return errors.ConnectTimeout(f"could not connect to {url} in time", url=url)
     if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
         return errors.ReadTimeout(f"{url} sent nothing within the read time limit", url=url)
@@ -309,7 +391,7 @@ def translate_error(exc: BaseException, url: str, *, in_body: bool) -> errors.Ac
             f"the response from {url} was malformed: {exc.message}", url=url
         )
     if isinstance(exc, aiohttp.InvalidURL):
-        return errors.InvalidRequestError(f"invalid URL: {exc}")
+        return errors.InvalidRequestError(f"invalid URL: {redact_url(str(exc.url))}")
     if isinstance(exc, aiohttp.ClientConnectorError):
         return errors.ConnectError(f"cannot connect to {url}: {exc.os_error}", url=url)
     if isinstance(exc, aiohttp.ClientConnectionError):
@@ -329,7 +411,8 @@ async def status_error(response: aiohttp.ClientResponse) -> errors.APIStatusErro
     excerpt = decoder.decode(raw[:ERROR_BODY_EXCERPT]) + decoder.flush()
     body = TextDecoder(response.charset).decode(raw)
     detail = error_detail(body) or response.reason or "error"
-    message = f"{detail} (HTTP {response.status} from {response.url})"
+    url = redact_url(response.url)
+    message = f"{detail} (HTTP {response.status} from {url})"
     if excerpt:
         message += f"; body: {excerpt}"
     cls = errors.status_error_class(response.status)
@@ -337,10 +420,44 @@ async def status_error(response: aiohttp.ClientResponse) -> errors.APIStatusErro
         message,
         status=response.status,
         body=excerpt,
-        url=str(response.url),
+        url=url,
         headers=response.headers,
-        request_info=response.request_info,
+        request_info=_public_request_info(response),
     )
+
+
+def redirect_error(response: aiohttp.ClientResponse) -> errors.APIStatusError:
+    """The error for a 3xx answer: redirects are not followed, the target is named."""
+    url = redact_url(response.url)
+    location = response.headers.get("Location")
+    target = "no Location"
+    headers = CIMultiDict(response.headers)
+    if location:
+        try:
+            target = redact_url(response.url.join(URL(location)))
+        except ValueError:
+            target = redact_url(location)
+        headers["Location"] = redact_url(location)  # the error's repr shows its headers
+    message = (
+        f"the service redirected the request (HTTP {response.status} from {url}) to "
+        f"{target}; redirects are not followed, so the request body (keys, passwords) "
+        "is not replayed elsewhere: use the target as the base URL if you trust it"
+    )
+    return errors.APIStatusError(
+        message,
+        status=response.status,
+        body="",
+        url=url,
+        headers=CIMultiDictProxy(headers),
+        request_info=_public_request_info(response),
+    )
+
+
+def _public_request_info(response: aiohttp.ClientResponse) -> aiohttp.RequestInfo:
+    # aiohttp's request_info holds the sent headers (Authorization) and the URL
+    # with its credentials; an error's repr() would show both.
+    public = response.url.with_user(None)
+    return aiohttp.RequestInfo(public, response.method, CIMultiDictProxy(CIMultiDict()), public)
 
 
 def error_detail(body: str) -> str | None:

@@ -45,11 +45,8 @@ def provider_call(target: Target) -> ProviderCall:
         return ProviderCall(provider, kind.name, None, provider.default_model, None, kwargs)
     if target.timeout is not None:
         kwargs["timeout"] = target.timeout
-    if kind.key_option is not None:
-        # Explicit, even when empty: a key from the environment the provider
-        # would read on its own (OPENAI_API_KEY) is not sent to a URL the user
-        # named for another purpose (use --key or ACYTOO_KEY).
-        kwargs.setdefault(kind.key_option, "")
+    # A key from the environment that the provider reads on its own is sent only
+    # where the library's one rule allows it (providers/_env_keys.py).
     return ProviderCall(
         provider, kind.name, target.url, provider.default_model, target.proxy, kwargs
     )

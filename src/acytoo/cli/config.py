@@ -28,10 +28,8 @@ need a URL (there is no built-in remote default).
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -65,11 +63,6 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "key": str,
     "password": str,
 }
-# A blank or comment line, or `key = value  # comment` with a quoted or bare value.
-_TOML_LINE = re.compile(
-    r"""\s*(?:#.*)?|\s*(?P<key>[A-Za-z0-9_-]+)\s*=\s*"""
-    r"""(?P<value>"(?:[^"\\]|\\.)*"|'[^']*'|[^#\s]+)\s*(?:#.*)?"""
-)
 _ENVIRONMENT = {
     "url": "ACYTOO_URL",
     "provider": "ACYTOO_PROVIDER",
@@ -160,50 +153,13 @@ def load_config_file(path: Path | None = None) -> Settings:
 
 
 def parse_toml(text: str) -> dict[str, Any]:
-    """The TOML document ``text``: tomllib on Python 3.11+, else a flat subset.
-
-    The fallback (Python 3.10, no extra dependency) reads what the config
-    file needs: ``key = value`` lines with strings, numbers and booleans,
-    comments and blank lines. Anything else raises ``ValueError``.
-    """
+    """The TOML document ``text``: the standard library's tomllib, or tomli before 3.11."""
     if sys.version_info >= (3, 11):
         import tomllib
+    else:
+        import tomli as tomllib  # the same parser, as a conditional dependency
 
-        return tomllib.loads(text)
-    return parse_flat_toml(text)
-
-
-def parse_flat_toml(text: str) -> dict[str, Any]:
-    """Top-level ``key = value`` TOML (strings, numbers, booleans, comments)."""
-    data: dict[str, Any] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        match = _TOML_LINE.fullmatch(line)
-        if match is None:
-            raise ValueError(f"line {number}: expected key = value")
-        if match["key"] is None:
-            continue
-        key, value = match["key"], match["value"].strip()
-        if key in data:
-            raise ValueError(f"line {number}: {key} is set twice")
-        data[key] = _toml_value(value, number)
-    return data
-
-
-def _toml_value(value: str, number: int) -> Any:
-    if value.startswith('"'):
-        return json.loads(value)  # a basic string's escapes are JSON's
-    if value.startswith("'") and value.endswith("'") and len(value) >= 2:
-        return value[1:-1]  # a literal string: no escapes
-    if value in ("true", "false"):
-        return value == "true"
-    try:
-        return int(value.replace("_", ""))
-    except ValueError:
-        pass
-    try:
-        return float(value.replace("_", ""))
-    except ValueError:
-        raise ValueError(f"line {number}: unsupported value {value!r}") from None
+    return tomllib.loads(text)
 
 
 def _settings_from_mapping(data: Mapping[str, Any], where: str) -> Settings:
@@ -305,12 +261,21 @@ def validate_url(url: str, what: str = "url", schemes: tuple[str, ...] = ("http"
         parts = urlsplit(url.strip())
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        raise ConfigError(f"invalid {what} {url!r}: {exc}") from None
+        # urlsplit quotes the "port", which is the password in http://user:pw/x@host.
+        reason = "not a valid URL" if "@" in url else str(exc)
+        raise ConfigError(f"invalid {what} {_shown(url)!r}: {reason}") from None
     if parts.scheme.lower() not in schemes or not parts.hostname:
         raise ConfigError(
-            f"invalid {what} {url!r}: expected {'/'.join(schemes)}://host[:port][/path]"
+            f"invalid {what} {_shown(url)!r}: expected {'/'.join(schemes)}://host[:port][/path]"
         )
     return url.strip()
+
+
+def _shown(url: str) -> str:
+    """``url`` fit for an error message: without the user name and password it may hold."""
+    from .._urls import redact_url  # only on the error path: yarl is not needed otherwise
+
+    return redact_url(url.strip())
 
 
 def validate_temperature(value: float) -> float:

@@ -60,6 +60,12 @@ def _parse_size(ctx: click.Context, param: click.Parameter, value: str) -> int:
     "[env: ACYTOO_UPSTREAM_KEY, space-separated]",
 )
 @click.option(
+    "--upstream-password",
+    envvar="ACYTOO_UPSTREAM_PASSWORD",
+    help="Password of a password-protected upstream Acytoo server (--backend acytoo). "
+    "Clients' own passwords are never sent upstream. [env: ACYTOO_UPSTREAM_PASSWORD]",
+)
+@click.option(
     "--key-selection",
     type=click.Choice(["round-robin", "random"]),
     default="round-robin",
@@ -150,6 +156,7 @@ def serve(
     backend: str,
     upstream_url: tuple[str, ...],
     upstream_key: tuple[str, ...],
+    upstream_password: str | None,
     key_selection: str,
     shuffle: bool,
     model_default: str | None,
@@ -194,6 +201,7 @@ def serve(
             port=port,
             backend=build_backend(backend, upstream_url, shuffle=shuffle),
             upstream_keys=upstream_key,
+            upstream_password=upstream_password or None,
             key_selection="random" if key_selection == "random" else "round-robin",
             allow_client_keys=allow_client_keys,
             default_model=model_default or None,

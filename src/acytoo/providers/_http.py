@@ -8,6 +8,7 @@ from typing import Any
 from yarl import URL
 
 from .._transport import DEFAULT_MAX_RETRIES, RetryPolicy, Timeout, TransportOptions
+from .._urls import redact_url
 from ..errors import InvalidRequestError
 
 __all__ = ["TRANSPORT_OPTION_NAMES", "check_options", "parse_base_url", "transport_options"]
@@ -55,14 +56,20 @@ def parse_base_url(value: object, what: str = "url") -> URL:
     try:
         url = URL(value)
     except ValueError as exc:
-        raise InvalidRequestError(f"invalid {what} {value!r}: {exc}") from None
+        shown = redact_url(value)
+        raise InvalidRequestError(f"invalid {what} {shown!r}: {exc}") from None
     if url.scheme not in ("http", "https") or not url.host:
+        shown = redact_url(value)
         raise InvalidRequestError(
-            f"{what} must be an absolute http:// or https:// URL, got {value!r}"
+            f"{what} must be an absolute http:// or https:// URL, got {shown!r}"
         )
     return url
 
 
 def join_path(base: URL, path: str) -> URL:
-    """``base`` with ``path`` appended to its path (keeps a base path such as ``/v1``)."""
-    return base.with_path(base.path.rstrip("/") + "/" + path.lstrip("/"), keep_query=False)
+    """``base`` with ``path`` appended to its path.
+
+    Keeps a base path such as ``/v1`` and the base's query string (Azure
+    OpenAI's ``?api-version=`` must be on every request).
+    """
+    return base.with_path(base.path.rstrip("/") + "/" + path.lstrip("/"), keep_query=True)

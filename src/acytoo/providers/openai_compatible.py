@@ -20,8 +20,10 @@ from typing import Any, ClassVar, TypeVar
 from yarl import URL
 
 from .._transport import HTTPRequest, ResponseStream, ServerSentEvent, SSEDecoder, open_stream
+from .._urls import redact_url
 from ..errors import InvalidRequestError, StreamError, TransportError
 from ..typing import AsyncResult, Messages
+from ._env_keys import BASE_URL_ENVIRONMENT_VARIABLE, environment_api_key
 from ._http import check_options, join_path, parse_base_url, transport_options
 from .base import AsyncGeneratorProvider, validate_messages, validate_temperature
 
@@ -31,8 +33,6 @@ _O = TypeVar("_O", bound="OpenAICompatible")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-3.5-turbo"
-BASE_URL_ENVIRONMENT_VARIABLE = "OPENAI_BASE_URL"
-API_KEY_ENVIRONMENT_VARIABLE = "OPENAI_API_KEY"
 _OPTIONS = ("base_url", "api_key", "temperature", "max_tokens")
 # A JSON answer (a non-streamed completion, a model list) is read whole;
 # this bounds the memory a misbehaving service can make us use.
@@ -48,7 +48,8 @@ class OpenAICompatible(AsyncGeneratorProvider):
 
     Options (keyword arguments, or defaults set with :meth:`configure`):
     ``base_url`` (default: ``OPENAI_BASE_URL``, else OpenAI's), ``api_key``
-    (default: ``OPENAI_API_KEY``; sent as ``Authorization: Bearer``, omitted
+    (default: ``OPENAI_API_KEY``, but only to OpenAI's API or to
+    ``OPENAI_BASE_URL``'s origin; sent as ``Authorization: Bearer``, omitted
     when empty), ``temperature`` (0-2), ``max_tokens`` (a positive integer),
     ``timeout`` (seconds or :class:`~acytoo.Timeout`), ``max_retries``,
     ``retry_policy`` and ``session`` (an ``aiohttp.ClientSession`` to use
@@ -103,9 +104,10 @@ class OpenAICompatible(AsyncGeneratorProvider):
         max_tokens = options.get("max_tokens")
         if max_tokens is not None:
             body["max_tokens"] = _validate_max_tokens(max_tokens)
+        base = cls.base_url(options.get("base_url"))
         request = HTTPRequest(
-            url=join_path(cls.base_url(options.get("base_url")), "/chat/completions"),
-            headers=cls._headers(options, "text/event-stream"),
+            url=join_path(base, "/chat/completions"),
+            headers=cls._headers(options, "text/event-stream", base),
             body=body,
         )
         async with open_stream(request, transport_options(proxy, options)) as response:
@@ -124,9 +126,10 @@ class OpenAICompatible(AsyncGeneratorProvider):
         """The model ids ``GET {base_url}/models`` lists."""
         options = cls.options(kwargs)
         check_options(cls.__name__, options, _OPTIONS)
+        base = cls.base_url(options.get("base_url"))
         request = HTTPRequest(
-            url=join_path(cls.base_url(options.get("base_url")), "/models"),
-            headers=cls._headers(options, "application/json"),
+            url=join_path(base, "/models"),
+            headers=cls._headers(options, "application/json", base),
             body=None,
             method="GET",
         )
@@ -134,7 +137,9 @@ class OpenAICompatible(AsyncGeneratorProvider):
             listing = await _read_json(response)
         data = listing.get("data") if isinstance(listing, dict) else None
         if not isinstance(data, list):
-            raise StreamError(f"unexpected model list from {request.url}: {_excerpt(listing)}")
+            raise StreamError(
+                f"unexpected model list from {redact_url(request.url)}: {_excerpt(listing)}"
+            )
         return [item["id"] for item in data if isinstance(item, dict) and "id" in item]
 
     @classmethod
@@ -148,10 +153,10 @@ class OpenAICompatible(AsyncGeneratorProvider):
         return parse_base_url(environment or DEFAULT_BASE_URL, BASE_URL_ENVIRONMENT_VARIABLE)
 
     @classmethod
-    def _headers(cls, options: dict[str, Any], accept: str) -> dict[str, str]:
+    def _headers(cls, options: dict[str, Any], accept: str, base_url: URL) -> dict[str, str]:
         api_key = options.get("api_key")
         if api_key is None:
-            api_key = os.environ.get(API_KEY_ENVIRONMENT_VARIABLE, "")
+            api_key = environment_api_key(base_url)
         if not isinstance(api_key, str):
             raise InvalidRequestError("api_key must be a string")
         headers = {"accept": accept, "content-type": "application/json"}

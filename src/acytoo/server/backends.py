@@ -41,18 +41,30 @@ class Backend:
     key_option: str | None = None
     forwards_temperature: bool = True
     forwards_max_tokens: bool = False
+    password_option: str | None = None
+    """The keyword argument carrying the server's upstream password (``None``: it takes none)."""
 
     @property
     def name(self) -> str:
         return provider_name(self.provider)
 
     def call_options(
-        self, key: str | None, temperature: float | None, max_tokens: int | None = None
+        self,
+        key: str | None,
+        temperature: float | None,
+        max_tokens: int | None = None,
+        upstream_password: str | None = None,
     ) -> dict[str, Any]:
-        """Keyword arguments for one call of the provider (what it cannot take is left out)."""
+        """Keyword arguments for one call of the provider (what it cannot take is left out).
+
+        The password is the server's own for its upstream; a client's password
+        (its access to this server) is never an argument here.
+        """
         options: dict[str, Any] = {}
         if key and self.key_option is not None:
             options[self.key_option] = key
+        if upstream_password and self.password_option is not None:
+            options[self.password_option] = upstream_password
         if temperature is not None and self.forwards_temperature:
             options["temperature"] = temperature
         if max_tokens is not None and self.forwards_max_tokens:
@@ -79,6 +91,12 @@ def build_backend(
         return _backend(registered, registered.load())
     if not urls:
         raise InvalidRequestError(f"the {registered.name} backend needs --upstream-url")
+    from ..providers._http import parse_base_url
+
+    for url in urls:
+        # At start-up, not per request: a client must never be told about the
+        # server's upstream URL (the message shows it without credentials).
+        parse_base_url(url, "--upstream-url")
     extra: dict[str, Any] = {} if max_retries is None else {"max_retries": max_retries}
     provider_class = registered.load()
     providers: list[ProviderType] = []
@@ -101,4 +119,5 @@ def _backend(kind: ProviderKind, provider: ProviderType) -> Backend:
         key_option=kind.key_option,
         forwards_temperature=kind.forwards_temperature,
         forwards_max_tokens=kind.forwards_max_tokens,
+        password_option=kind.password_option,
     )

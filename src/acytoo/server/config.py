@@ -30,6 +30,8 @@ class ServerConfig:
     port: int = 8000
     backend: Backend | None = None
     upstream_keys: tuple[str, ...] = field(default=(), repr=False)
+    upstream_password: str | None = field(default=None, repr=False)
+    """The password of a password-protected upstream Acytoo server (``--backend acytoo``)."""
     key_selection: Literal["round-robin", "random"] = "round-robin"
     allow_client_keys: bool = True
     default_model: str | None = None
@@ -61,6 +63,15 @@ class ServerConfig:
             raise InvalidRequestError("upstream keys must not be empty")
         if any(not key for key in self.api_keys) or self.password == "":
             raise InvalidRequestError("access secrets must not be empty")
+        if self.upstream_password is not None:
+            if not self.upstream_password:
+                raise InvalidRequestError("the upstream password must not be empty")
+            if self.backend is not None and self.backend.password_option is None:
+                raise InvalidRequestError(
+                    f"the {self.backend.name} backend takes no upstream password "
+                    "(it is for --backend acytoo; an OpenAI-compatible upstream wants "
+                    "--upstream-key)"
+                )
 
     @property
     def access_secrets(self) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from .._base_errors import AllProvidersFailedError, InvalidRequestError, StreamError
-from .._transport import error_detail
+from .._transport import SHOULD_RETRY_HEADER, error_detail
 from ..errors import APIStatusError, IncompleteResponseError, TimeoutError, TransportError
 
 __all__ = [
@@ -97,39 +97,74 @@ def error_response(error: RequestError, *, with_msg: bool = True) -> web.Respons
     )
 
 
-def provider_failure(exc: BaseException) -> RequestError:
+def provider_failure(exc: BaseException, *, client_credentials: bool = False) -> RequestError:
     """The HTTP error for a backend failure; the upstream's status is passed through.
 
     Statuses: the upstream's own 4xx/5xx; 504 when it timed out; 502 when it
     was unreachable, cut the answer short or failed every way (the original
-    server said 500 there; 502 says "the upstream failed, not me").
+    server said 500 there; 502 says "the upstream failed, not me"). The
+    messages are generic: the upstream's address and the transport's detail
+    go to the operator's log (:func:`log_failure`), never to the client.
+
+    An upstream 401/403 is the client's own business only when the request
+    went out with the client's own key (``client_credentials``); otherwise it
+    was the server's key that was refused: 502, so the client does not read it
+    as its own password being wrong.
+
+    Every such answer says ``x-should-retry: false``: the server's transport
+    already retried the upstream as its policy allows, and a client retrying
+    on top would multiply the attempts.
     """
     if isinstance(exc, AllProvidersFailedError):
-        return _all_failed(exc)
+        return _all_failed(exc, client_credentials)
     if isinstance(exc, APIStatusError):
-        status = exc.status if 400 <= exc.status <= 599 else 502
-        detail = error_detail(exc.body) or _first_line(str(exc))
+        if exc.status in (401, 403) and not client_credentials:
+            return _upstream(502, "upstream rejected the server's credentials", code=exc.status)
+        if not 400 <= exc.status <= 599:
+            # A redirect, say: its target is an address the client need not know.
+            return _upstream(502, f"upstream answered HTTP {exc.status}", code=exc.status)
+        status = exc.status
+        detail = error_detail(exc.body) or _without_address(exc)
         headers = {}
         retry_after = exc.headers.get("Retry-After") if exc.headers else None
         if retry_after is not None:
             headers["Retry-After"] = retry_after
-        return RequestError(status, detail, type="upstream_error", code=exc.status, headers=headers)
+        return _upstream(status, detail, code=exc.status, headers=headers)
     if isinstance(exc, TimeoutError):
-        return RequestError(504, f"upstream timed out: {exc}", type="upstream_timeout")
+        return _upstream(504, "upstream timed out", type="upstream_timeout")
     if isinstance(exc, IncompleteResponseError):
-        return RequestError(502, f"upstream answer incomplete: {exc}", type="upstream_error")
+        return _upstream(502, "upstream answer incomplete")
     if isinstance(exc, TransportError):
-        return RequestError(502, f"upstream unreachable: {exc}", type="upstream_error")
+        return _upstream(502, "upstream unreachable")
     if isinstance(exc, StreamError):
-        return RequestError(502, f"upstream failed: {exc.message}", type="upstream_error")
+        return _upstream(502, f"upstream failed: {exc.message}")
     if isinstance(exc, InvalidRequestError):
         return RequestError(400, str(exc))
     logger.error("backend failed unexpectedly", exc_info=exc)
     return RequestError(500, "internal error in the backend", type="server_error")
 
 
-def _all_failed(exc: AllProvidersFailedError) -> RequestError:
-    failures = [provider_failure(error) for _, error in exc.errors]
+def _upstream(
+    status: int,
+    message: str,
+    *,
+    type: str = "upstream_error",
+    code: int | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> RequestError:
+    return RequestError(
+        status,
+        message,
+        type=type,
+        code=code,
+        headers={**(headers or {}), SHOULD_RETRY_HEADER: "false"},
+    )
+
+
+def _all_failed(exc: AllProvidersFailedError, client_credentials: bool) -> RequestError:
+    failures = [
+        provider_failure(error, client_credentials=client_credentials) for _, error in exc.errors
+    ]
     statuses = {failure.status for failure in failures}
     # One shared upstream status (say every key got 401) is passed through as is.
     status = statuses.pop() if len(statuses) == 1 else 502
@@ -137,20 +172,46 @@ def _all_failed(exc: AllProvidersFailedError) -> RequestError:
     message = "all backends failed: " + "; ".join(
         f"{name}: {failure.message}" for name, failure in zip(names, failures, strict=True)
     )
-    return RequestError(status, message, type="upstream_error")
+    return _upstream(status, message)
 
 
-def _first_line(text: str) -> str:
-    return text.splitlines()[0] if text else "upstream error"
+def _without_address(exc: APIStatusError) -> str:
+    # The transport's message names the upstream URL ("... (HTTP 500 from
+    # http://10.0.0.5/...)"); the client is told the status, not where it is.
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    if exc.url:
+        text = text.replace(f" from {exc.url}", "").replace(exc.url, "the upstream")
+    return text or f"upstream answered HTTP {exc.status}"
 
 
-def log_failure(exc: BaseException, *, after_text: bool) -> None:
-    """Log a backend failure without message contents or secrets (type and status only)."""
-    status = getattr(exc, "status", None)
+def log_failure(exc: BaseException, *, after_text: bool, client_credentials: bool = False) -> None:
+    """Log a backend failure for the operator: what failed and where, never message contents.
+
+    The detail is the transport's message, whose URLs are already without
+    credentials; a StreamError's message may quote the answer, so only its
+    type is logged.
+    """
     where = "mid-stream" if after_text else "before the first chunk"
-    logger.warning(
-        "backend failed %s: %s%s",
-        where,
-        type(exc).__name__,
-        f" (upstream status {status})" if status is not None else "",
-    )
+    if isinstance(exc, AllProvidersFailedError):
+        for name, error in exc.errors:
+            logger.warning("backend %s failed %s: %s", name, where, _log_detail(error))
+        failures = [error for _, error in exc.errors]
+    else:
+        logger.warning("backend failed %s: %s", where, _log_detail(exc))
+        failures = [exc]
+    if not client_credentials and any(
+        isinstance(error, APIStatusError) and error.status in (401, 403) for error in failures
+    ):
+        logger.error(
+            "the upstream rejected the server's own credentials (upstream key or password): "
+            "check --upstream-key / --upstream-password"
+        )
+
+
+def _log_detail(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if isinstance(exc, APIStatusError):
+        return f"{name} (upstream status {exc.status} from {exc.url})"
+    if isinstance(exc, (TransportError, InvalidRequestError)):
+        return f"{name}: {exc}"
+    return name

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from .._transport import aclose_sessions, set_connection_limit
+from .._transport import aclose_sessions, set_max_connections
 from .app import AccessLogger, create_app
 from .backends import Backend
 from .config import ServerConfig
@@ -53,7 +53,7 @@ async def serve(
     """
     config = config or ServerConfig()
     # For the pooled sessions created while it runs (the server's upstream ones).
-    previous_limit = set_connection_limit(config.upstream_connections)
+    previous_limit = set_max_connections(config.upstream_connections)
     app = create_app(config, backend)
     runner = web.AppRunner(
         app,
@@ -72,7 +72,7 @@ async def serve(
         yield RunningServer(host=str(host), port=int(port), app=app)
     finally:
         await runner.cleanup()
-        set_connection_limit(previous_limit)
+        set_max_connections(previous_limit)
 
 
 def run(config: ServerConfig | None = None, backend: Backend | None = None) -> None:

@@ -62,6 +62,14 @@ class Service:
             raise RequestError(400, f"Not supported model {model}", param="model")
         return model
 
+    def uses_client_key(self, client_key: str) -> bool:
+        """Whether a request with ``client_key`` goes upstream with that key (not the server's)."""
+        return (
+            bool(client_key)
+            and self.config.allow_client_keys
+            and (self.backend.key_option is not None)
+        )
+
     def upstream_key(self, client_key: str) -> str | None:
         """The client's own key when allowed, else the next of the server's keys."""
         if client_key and self.config.allow_client_keys:
@@ -77,23 +85,27 @@ class Service:
     async def start(self, request: CompletionRequest) -> Answer:
         """Ask the backend and wait for its first text; failures become :class:`RequestError`."""
         model = self.resolve_model(request.model)
+        key = self.upstream_key(request.key)
+        # Whose credentials the upstream sees: a 401 on the client's own key is
+        # the client's to fix, one on the server's is the operator's.
+        client_credentials = self.uses_client_key(request.key)
         options = self.backend.call_options(
-            self.upstream_key(request.key), request.temperature, request.max_tokens
+            key, request.temperature, request.max_tokens, self.config.upstream_password
         )
         try:
             chunks = self.backend.provider.create_async_generator(
                 model, request.messages, **options
             )
         except Exception as exc:
-            log_failure(exc, after_text=False)
-            raise provider_failure(exc) from exc
+            log_failure(exc, after_text=False, client_credentials=client_credentials)
+            raise provider_failure(exc, client_credentials=client_credentials) from exc
         pump = ChunkPump(chunks)
         try:
             first = await pump.next_batch()
         except Exception as exc:
             await pump.aclose()
-            log_failure(exc, after_text=False)
-            raise provider_failure(exc) from exc
+            log_failure(exc, after_text=False, client_credentials=client_credentials)
+            raise provider_failure(exc, client_credentials=client_credentials) from exc
         except BaseException:
             await pump.aclose()
             raise
@@ -103,7 +115,9 @@ class Service:
         """The allow-list when there is one, else what the backend offers."""
         if self._allowed:
             return list(self.config.allowed_models)
-        options = self.backend.call_options(self.upstream_key(""), None)
+        options = self.backend.call_options(
+            self.upstream_key(""), None, upstream_password=self.config.upstream_password
+        )
         default = self.backend.reported_model or self.config.default_model
         try:
             models = list(await self.backend.provider.list_models(**options))
