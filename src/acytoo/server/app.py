@@ -17,9 +17,11 @@ from .. import __version__
 from .acytoo_protocol import handle_completions
 from .backends import Backend, build_backend
 from .config import ServerConfig
+from .connections import track_requests
 from .errors import RequestError, error_response
 from .openai_protocol import handle_chat_completions, handle_models
 from .ratelimit import RateLimiter
+from .security import BrowserPolicy
 from .service import Service
 from .state import SERVICE
 
@@ -47,12 +49,14 @@ def create_app(
     """
     config = config or ServerConfig()
     service = Service(config, backend or config.backend or build_backend("local"))
-    middlewares: list[Middleware] = [_errors_as_json]
+    browser = BrowserPolicy.build(config.host, config.allow_origins, config.allowed_hosts)
+    middlewares: list[Middleware] = [track_requests, _errors_as_json, browser.middleware()]
     if config.rate_limit is not None:
         middlewares.append(_rate_limiting(RateLimiter(config.rate_limit)))
     # The handlers read the body themselves, enforcing config.max_body as they go.
     app = web.Application(middlewares=middlewares, client_max_size=config.max_body)
     app[SERVICE] = service
+    app.on_response_prepare.append(browser.add_cors_headers)
     spec = openapi_document()
 
     async def openapi(request: web.Request) -> web.Response:

@@ -15,15 +15,17 @@ Decisions (documented in docs/server.md):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
+from aiohttp import StreamReader, web
 
 from ..typing import Message
+from .connections import DEFAULT_BODY_TIMEOUT
 from .errors import RequestError
 
 __all__ = [
@@ -57,8 +59,14 @@ class CompletionRequest:
     max_tokens: int | None = None
 
 
-async def read_json_body(request: web.Request, max_body: int) -> object:
-    """The request's JSON body, or :class:`RequestError` (400, 413 or 415)."""
+async def read_json_body(
+    request: web.Request, max_body: int, stall_timeout: float = DEFAULT_BODY_TIMEOUT
+) -> object:
+    """The request's JSON body, or :class:`RequestError` (400, 408, 413 or 415).
+
+    A body that stops arriving for ``stall_timeout`` seconds is answered 408 and
+    its connection closed.
+    """
     content_type = request.content_type.lower()
     if content_type not in _JSON_TYPES and not (
         content_type.startswith("application/") and content_type.endswith("+json")
@@ -73,8 +81,15 @@ async def read_json_body(request: web.Request, max_body: int) -> object:
         raise _too_large(max_body)
     parts: list[bytes] = []
     size = 0
+    content = request.content
     while True:
-        chunk = await request.content.readany()
+        try:
+            chunk = await _next_chunk(content, stall_timeout)
+        except web.RequestPayloadError as exc:
+            # A broken chunked encoding or compressed body: the client's fault.
+            raise RequestError(
+                400, f"malformed request body: {exc}", headers={"Connection": "close"}
+            ) from None
         if not chunk:
             break
         size += len(chunk)
@@ -89,6 +104,23 @@ async def read_json_body(request: web.Request, max_body: int) -> object:
     except UnicodeDecodeError as exc:
         raise RequestError(400, f"request body is not valid UTF-8 (byte {exc.start})") from None
     return parse_json(text)
+
+
+async def _next_chunk(content: StreamReader, stall_timeout: float) -> bytes:
+    # Most bodies are already buffered: wait (and pay for a timeout) only when not.
+    chunk = content.read_nowait()
+    if chunk or content.at_eof():
+        return chunk
+    try:
+        return await asyncio.wait_for(content.readany(), stall_timeout)
+    except asyncio.TimeoutError:
+        raise RequestError(
+            408,
+            f"request body stalled: no data for {stall_timeout:g} s",
+            code="request_timeout",
+            # track_requests closes the connection once this answer is sent.
+            headers={"Connection": "close"},
+        ) from None
 
 
 def _too_large(max_body: int) -> RequestError:
