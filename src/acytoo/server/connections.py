@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "DEFAULT_HEADER_TIMEOUT",
     "ConnectionGuard",
     "GuardedSite",
+    "ProtocolLogger",
     "default_max_connections",
     "track_requests",
 ]
@@ -244,6 +246,27 @@ class _Connection(asyncio.Protocol):
             self._counted = False
             self._guard.open -= 1
             self._guard._waiting.pop(self, None)
+
+
+class ProtocolLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's connection-level logger, minus the tracebacks of malformed requests.
+
+    aiohttp logs every request it cannot parse (a NUL in a header, a bad chunk
+    size) at ERROR with a traceback, and the exception's text quotes the
+    offending bytes, which may be an ``Authorization`` header. Anyone can send
+    such bytes, so they get one warning line naming the error instead; other
+    exceptions keep their tracebacks.
+    """
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        # RequestPayloadError: a body aiohttp could not decode (re-raised where
+        # aiohttp drains the rest of it after the 400).
+        if isinstance(exc_info, (HttpProcessingError, web.RequestPayloadError)):
+            self.logger.warning(
+                "rejected a malformed request: %s", type(exc_info).__name__
+            )
+            return
+        self.logger.exception(msg, *args, exc_info=exc_info, **kwargs)
 
 
 @web.middleware

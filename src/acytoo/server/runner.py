@@ -16,7 +16,7 @@ from .._transport import aclose_sessions, set_connection_limit
 from .app import AccessLogger, create_app
 from .backends import Backend
 from .config import ServerConfig
-from .connections import ConnectionGuard, GuardedSite, default_max_connections
+from .connections import ConnectionGuard, GuardedSite, ProtocolLogger, default_max_connections
 
 __all__ = ["RunningServer", "run", "serve"]
 
@@ -64,6 +64,7 @@ async def serve(
         access_log_class=AccessLogger,
         access_log=access_logger if config.access_log else None,
         shutdown_timeout=config.grace_period,
+        logger=ProtocolLogger(logging.getLogger("aiohttp.server")),
     )
     await runner.setup()
     try:

@@ -85,10 +85,12 @@ async def read_json_body(
     while True:
         try:
             chunk = await _next_chunk(content, stall_timeout)
-        except web.RequestPayloadError as exc:
+        except web.RequestPayloadError:
             # A broken chunked encoding or compressed body: the client's fault.
             raise RequestError(
-                400, f"malformed request body: {exc}", headers={"Connection": "close"}
+                400,
+                "malformed request body: its chunked or compressed encoding is broken",
+                headers={"Connection": "close"},
             ) from None
         if not chunk:
             break
