@@ -295,7 +295,7 @@ def test_raw_bodies_never_get_a_5xx_and_the_server_keeps_serving() -> None:
         ports = [int(url.rsplit(":", 1)[1]) for url in (open_url, locked_url)]
 
         @settings(
-            max_examples=300,
+            max_examples=200,
             deadline=None,
             database=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -262,9 +262,7 @@ class ProtocolLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         # RequestPayloadError: a body aiohttp could not decode (re-raised where
         # aiohttp drains the rest of it after the 400).
         if isinstance(exc_info, (HttpProcessingError, web.RequestPayloadError)):
-            self.logger.warning(
-                "rejected a malformed request: %s", type(exc_info).__name__
-            )
+            self.logger.warning("rejected a malformed request: %s", type(exc_info).__name__)
             return
         self.logger.exception(msg, *args, exc_info=exc_info, **kwargs)
 
