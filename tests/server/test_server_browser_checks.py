@@ -200,6 +200,10 @@ def test_host_check_when_bound_elsewhere() -> None:
     policy = BrowserPolicy.build("0.0.0.0", (), ("chat.example",))
     assert policy.allowed_hosts is not None
     assert {"chat.example", "localhost", "[::1]"} <= policy.allowed_hosts
+    assert "0.0.0.0" not in policy.allowed_hosts  # what "0.0.0.0 day" pages fetch
+    lan = BrowserPolicy.build("192.168.1.5", (), ("chat.example",)).allowed_hosts
+    assert lan is not None
+    assert "192.168.1.5" in lan
     # Bound to loopback: always checked; the bound address itself is a valid Host.
     bound = BrowserPolicy.build("::1", (), ()).allowed_hosts
     assert bound is not None

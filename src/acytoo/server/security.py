@@ -113,9 +113,12 @@ class BrowserPolicy:
         names = frozenset(_host_name(host) for host in allowed_hosts)
         if "*" in names or not (names or _is_loopback_bind(bound_host)):
             return cls(origins, None)
-        bound = _host_name(f"[{bound_host}]" if ":" in bound_host else bound_host)
         # Loopback names are always safe: a rebinding page sends its own name.
-        return cls(origins, names | _LOOPBACK_NAMES | {bound})
+        names |= _LOOPBACK_NAMES
+        if not _is_unspecified(bound_host):
+            # The address it listens on is a name it answers for (127.0.0.2, a LAN address).
+            names |= {_host_name(f"[{bound_host}]" if ":" in bound_host else bound_host)}
+        return cls(origins, names)
 
     def middleware(self) -> Middleware:
         """The checks, and the preflight answer, as an aiohttp middleware."""
@@ -215,6 +218,13 @@ def _same_origin(origin: re.Match[str], request: web.Request) -> bool:
     host = host.strip().lower()
     authority = name if port is None else f"{name}:{port}"
     return host == authority or (port is None and host == f"{name}:{_DEFAULT_PORTS[scheme]}")
+
+
+def _is_unspecified(host: str) -> bool:
+    try:
+        return not host or ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
 
 
 def _is_loopback_bind(host: str) -> bool:
