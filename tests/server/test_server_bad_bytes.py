@@ -318,3 +318,16 @@ def test_raw_bodies_never_get_a_5xx_and_the_server_keeps_serving() -> None:
             good = json.dumps({"messages": USER, "password": "pw"}).encode()
             assert _post(port, "/api/completions", good, "application/json", None) == 200
     assert not errors, [record.getMessage() for record in errors]
+
+
+async def test_paths_cannot_forge_access_log_lines(start_server, http, caplog) -> None:
+    server = await start_server(Backend(scripted()))
+    with caplog.at_level(logging.INFO, logger="acytoo.server.access"):
+        for path in ("/%0a2026-01-01 INFO forged", "/%0d%0aX", "/%00%1b[31m", "/%ff%fe"):
+            async with http.get(f"{server.url}{path}") as response:
+                assert response.status == 404
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 4
+    for line in lines:
+        assert line.isprintable(), repr(line)
+    assert "%0a2026-01-01" in lines[0].lower()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,7 +16,8 @@ from server_helpers import Call, scripted
 
 from acytoo.server import Backend
 
-CHROMIUM = "/usr/bin/chromium"
+# Debian's chromium (never `playwright install`).
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 # What a hostile page runs: a "simple" text/plain POST (no preflight), readable or
 # not, and a no-cors one that the page cannot read but that still reaches the server.

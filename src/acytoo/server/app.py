@@ -99,7 +99,9 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
         return error_response(mapped, with_msg=not _openai_shaped(request))
     except Exception:
         # A bug of ours: log it, and still answer in the protocol's shape.
-        logger.exception("unexpected error handling %s %s", request.method, request.path)
+        logger.exception(
+            "unexpected error handling %s %s", request.method, request.rel_url.raw_path[:200]
+        )
         internal = RequestError(500, "internal server error", type="server_error")
         return error_response(internal, with_msg=not _openai_shaped(request))
 
@@ -131,7 +133,9 @@ class AccessLogger(AbstractAccessLogger):
     """
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        path = request.path if len(request.path) <= 200 else request.path[:200] + "..."
+        # Still percent-encoded: a decoded %0a would forge a log line.
+        path = request.rel_url.raw_path
+        path = path if len(path) <= 200 else path[:200] + "..."
         self.logger.info(
             '%s "%s %s" %d %d %.1fms',
             request.remote or "-",
