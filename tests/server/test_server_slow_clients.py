@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -273,3 +274,32 @@ def test_bad_connection_limit_is_refused() -> None:
 
     with pytest.raises(InvalidRequestError, match="max_connections"):
         ServerConfig(max_connections=0)
+
+
+async def test_a_guarded_site_can_listen_on_a_given_socket() -> None:
+    """For worker processes that share one listening socket."""
+    from aiohttp import web
+
+    from acytoo.server import create_app
+    from acytoo.server.connections import ConnectionGuard, GuardedSite
+
+    runner = web.AppRunner(create_app(ServerConfig(), Backend(scripted())), access_log=None)
+    await runner.setup()
+    sock = socket.socket()
+    try:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        guard = ConnectionGuard(max_connections=10, header_timeout=0.5)
+        await GuardedSite(runner, "127.0.0.1", port, guard, sock=sock).start()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            answer = await read_until_closed(reader)  # then closed by the header deadline
+        finally:
+            writer.close()
+        assert answer.startswith(b"HTTP/1.1 200")
+        assert guard.timed_out == 1
+        assert guard.open == 0
+    finally:
+        await runner.cleanup()
+        sock.close()

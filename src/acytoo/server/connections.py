@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -291,9 +292,13 @@ async def track_requests(request: web.Request, handler: Handler) -> web.StreamRe
 
 
 class GuardedSite(web.BaseSite):
-    """A TCP site like ``aiohttp.web.TCPSite`` whose connections go through ``guard``."""
+    """A TCP site like ``aiohttp.web.TCPSite`` whose connections go through ``guard``.
 
-    __slots__ = ("_guard", "_host", "_port", "_reuse_address", "_reuse_port")
+    With ``sock`` (a bound socket, say one shared by worker processes) it listens
+    there; ``host`` and ``port`` then only name the site.
+    """
+
+    __slots__ = ("_guard", "_host", "_port", "_reuse_address", "_reuse_port", "_sock")
 
     def __init__(
         self,
@@ -305,8 +310,10 @@ class GuardedSite(web.BaseSite):
         backlog: int = 128,
         reuse_address: bool | None = None,
         reuse_port: bool | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
         super().__init__(runner, backlog=backlog)
+        self._sock = sock
         self._host = host
         self._port = port
         self._guard = guard
@@ -332,4 +339,7 @@ class GuardedSite(web.BaseSite):
             kwargs["reuse_address"] = self._reuse_address
         if self._reuse_port is not None:
             kwargs["reuse_port"] = self._reuse_port
+        if self._sock is not None:
+            self._server = await loop.create_server(protocol, sock=self._sock, **kwargs)
+            return
         self._server = await loop.create_server(protocol, self._host, self._port, **kwargs)
