@@ -301,3 +301,25 @@ async def test_a_guarded_site_can_listen_on_a_given_socket() -> None:
     finally:
         await runner.cleanup()
         sock.close()
+
+
+async def test_a_trickled_body_gets_408_though_it_never_stalls(start_server) -> None:
+    """A byte every 50 ms never stalls for 1 s, but is far slower than 500 bytes/s."""
+    server = await start_server(Backend(scripted()), body_timeout=1.0)
+    body = json.dumps({"messages": USER, "padding": "x" * 400}).encode()
+    async with raw_connection(server) as (reader, writer):
+        writer.write(request_head(len(body)))
+        answer = asyncio.ensure_future(reader.read(-1))
+        sent = 0
+        for sent in range(len(body)):
+            if answer.done():
+                break
+            writer.write(body[sent : sent + 1])
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+            await asyncio.wait({answer}, timeout=0.05)
+        raw = await asyncio.wait_for(answer, CLOSED_WITHIN)
+    assert sent < len(body) - 1
+    head, _, error = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408")
+    assert "slower than 500 bytes/s" in json.loads(error)["msg"]

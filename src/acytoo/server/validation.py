@@ -39,6 +39,10 @@ __all__ = [
 
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_MAX_MESSAGES = 4096
+# After the stall timeout, a body must have come at least this fast on average
+# (Apache mod_reqtimeout's MinRate): a trickle of a byte every few seconds cannot
+# hold a connection for hours. 1 MiB at this rate takes 35 minutes.
+MIN_BODY_RATE = 500
 ROLES = frozenset({"system", "user", "assistant"})
 # OpenAI's newer name for the system role; upstreams of other kinds know only "system".
 _OPENAI_ROLE_ALIASES = {"developer": "system"}
@@ -64,8 +68,9 @@ async def read_json_body(
 ) -> object:
     """The request's JSON body, or :class:`RequestError` (400, 408, 413 or 415).
 
-    A body that stops arriving for ``stall_timeout`` seconds is answered 408 and
-    its connection closed.
+    A body that stops arriving for ``stall_timeout`` seconds, or that arrives
+    slower than ``MIN_BODY_RATE`` on average once ``stall_timeout`` has passed,
+    is answered 408 and its connection closed.
     """
     content_type = request.content_type.lower()
     if content_type not in _JSON_TYPES and not (
@@ -82,9 +87,10 @@ async def read_json_body(
     parts: list[bytes] = []
     size = 0
     content = request.content
+    started = asyncio.get_running_loop().time()
     while True:
         try:
-            chunk = await _next_chunk(content, stall_timeout)
+            chunk = await _next_chunk(content, stall_timeout, started + size / MIN_BODY_RATE)
         except web.RequestPayloadError:
             # A broken chunked encoding or compressed body: the client's fault.
             raise RequestError(
@@ -108,17 +114,28 @@ async def read_json_body(
     return parse_json(text)
 
 
-async def _next_chunk(content: StreamReader, stall_timeout: float) -> bytes:
+async def _next_chunk(content: StreamReader, stall_timeout: float, earned: float) -> bytes:
+    """The next piece of the body; ``earned + stall_timeout`` is when the bytes so far
+    (at ``MIN_BODY_RATE``) stop paying for more waiting."""
     # Most bodies are already buffered: wait (and pay for a timeout) only when not.
     chunk = content.read_nowait()
     if chunk or content.at_eof():
         return chunk
+    left = earned + stall_timeout - asyncio.get_running_loop().time()
+    wait = min(stall_timeout, left)
     try:
-        return await asyncio.wait_for(content.readany(), stall_timeout)
+        if wait <= 0:
+            raise asyncio.TimeoutError
+        return await asyncio.wait_for(content.readany(), wait)
     except asyncio.TimeoutError:
+        reason = (
+            f"no data for {stall_timeout:g} s"
+            if wait == stall_timeout
+            else f"slower than {MIN_BODY_RATE} bytes/s"
+        )
         raise RequestError(
             408,
-            f"request body stalled: no data for {stall_timeout:g} s",
+            f"request body stalled: {reason}",
             code="request_timeout",
             # track_requests closes the connection once this answer is sent.
             headers={"Connection": "close"},
