@@ -272,7 +272,7 @@ async def test_http_10_client_gets_the_body_ended_by_close(start_server) -> None
     reader, writer = await asyncio.open_connection(server.host, server.port)
     try:
         writer.write(
-            b"POST /api/completions HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /api/completions HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\n"
             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
         )
         raw = await asyncio.wait_for(reader.read(-1), 10)

@@ -149,6 +149,39 @@ def _parse_size(ctx: click.Context, param: click.Parameter, value: str) -> int:
     type=click.IntRange(min=0),
     help="Most upstream connections at once (each stream in flight holds one; 0: no limit).",
 )
+@click.option(
+    "--allow-origin",
+    multiple=True,
+    metavar="ORIGIN",
+    help="Let web pages from this origin (scheme://host[:port]; '*' for any) use the "
+    "server, with CORS; repeatable. Pages from other origins get 403.",
+)
+@click.option(
+    "--allowed-host",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer requests for this host name (the Host header); repeatable. Bound "
+    "to loopback, only localhost, 127.0.0.1 and [::1] are answered otherwise (421).",
+)
+@click.option(
+    "--header-timeout",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a connection may take to send a request's headers (idle ones included).",
+)
+@click.option(
+    "--body-timeout",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a request body may stall before the request gets 408.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    help="Most client connections at once (default: half of the open-files limit).",
+)
 @click.option("--no-access-log", is_flag=True, help="Do not log one line per request.")
 def serve(
     host: str,
@@ -170,6 +203,11 @@ def serve(
     grace_period: float,
     log_level: str,
     upstream_connections: int,
+    allow_origin: tuple[str, ...],
+    allowed_host: tuple[str, ...],
+    header_timeout: float,
+    body_timeout: float,
+    max_connections: int | None,
     no_access_log: bool,
 ) -> None:
     """Serve the Acytoo protocol and an OpenAI-compatible API.
@@ -214,6 +252,11 @@ def serve(
             grace_period=grace_period,
             access_log=not no_access_log,
             upstream_connections=upstream_connections,
+            allow_origins=allow_origin,
+            allowed_hosts=allowed_host,
+            header_timeout=header_timeout,
+            body_timeout=body_timeout,
+            max_connections=max_connections,
         )
     except InvalidRequestError as exc:
         raise click.UsageError(str(exc)) from None

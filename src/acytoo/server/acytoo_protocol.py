@@ -29,7 +29,7 @@ _TEXT_HEADERS = {
 async def handle_completions(request: web.Request) -> web.StreamResponse:
     """Answer one Acytoo-protocol request."""
     service = request.app[SERVICE]
-    body = await read_json_body(request, service.config.max_body)
+    body = await read_json_body(request, service.config.max_body, service.config.body_timeout)
     # Checked first, as the original did: password, then key, then model.
     if service.protected:
         password = body.get("password") if isinstance(body, dict) else None

@@ -17,9 +17,11 @@ from .. import __version__
 from .acytoo_protocol import handle_completions
 from .backends import Backend, build_backend
 from .config import ServerConfig
+from .connections import track_requests
 from .errors import RequestError, error_response
 from .openai_protocol import handle_chat_completions, handle_models
 from .ratelimit import RateLimiter
+from .security import BrowserPolicy
 from .service import Service
 from .state import SERVICE
 
@@ -47,12 +49,14 @@ def create_app(
     """
     config = config or ServerConfig()
     service = Service(config, backend or config.backend or build_backend("local"))
-    middlewares: list[Middleware] = [_errors_as_json]
+    browser = BrowserPolicy.build(config.host, config.allow_origins, config.allowed_hosts)
+    middlewares: list[Middleware] = [track_requests, _errors_as_json, browser.middleware()]
     if config.rate_limit is not None:
         middlewares.append(_rate_limiting(RateLimiter(config.rate_limit)))
     # The handlers read the body themselves, enforcing config.max_body as they go.
     app = web.Application(middlewares=middlewares, client_max_size=config.max_body)
     app[SERVICE] = service
+    app.on_response_prepare.append(browser.add_cors_headers)
     spec = openapi_document()
 
     async def openapi(request: web.Request) -> web.Response:
@@ -95,7 +99,9 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
         return error_response(mapped, with_msg=not _openai_shaped(request))
     except Exception:
         # A bug of ours: log it, and still answer in the protocol's shape.
-        logger.exception("unexpected error handling %s %s", request.method, request.path)
+        logger.exception(
+            "unexpected error handling %s %s", request.method, request.rel_url.raw_path[:200]
+        )
         internal = RequestError(500, "internal server error", type="server_error")
         return error_response(internal, with_msg=not _openai_shaped(request))
 
@@ -127,7 +133,9 @@ class AccessLogger(AbstractAccessLogger):
     """
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        path = request.path if len(request.path) <= 200 else request.path[:200] + "..."
+        # Still percent-encoded: a decoded %0a would forge a log line.
+        path = request.rel_url.raw_path
+        path = path if len(path) <= 200 else path[:200] + "..."
         self.logger.info(
             '%s "%s %s" %d %d %.1fms',
             request.remote or "-",

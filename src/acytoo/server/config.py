@@ -8,7 +8,9 @@ from typing import Literal
 
 from .._base_errors import InvalidRequestError
 from .backends import Backend
+from .connections import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT
 from .ratelimit import RateLimit
+from .security import check_origin_setting
 from .validation import DEFAULT_MAX_BODY, DEFAULT_MAX_MESSAGES
 
 __all__ = ["ServerConfig"]
@@ -45,6 +47,11 @@ class ServerConfig:
     access_log: bool = True
     upstream_connections: int = 1024
     """Most upstream connections at once (each relayed stream holds one); 0: no limit."""
+    allow_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    max_connections: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -57,6 +64,16 @@ class ServerConfig:
             raise InvalidRequestError("grace_period must be a number of seconds >= 0")
         if self.upstream_connections < 0:
             raise InvalidRequestError("upstream_connections must be >= 0")
+        for name in ("header_timeout", "body_timeout"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise InvalidRequestError(f"{name} must be a number of seconds > 0")
+        if self.max_connections is not None and self.max_connections < 1:
+            raise InvalidRequestError("max_connections must be at least 1")
+        for origin in self.allow_origins:
+            check_origin_setting(origin)
+        if any(not host.strip() or "/" in host for host in self.allowed_hosts):
+            raise InvalidRequestError("allowed hosts are host names such as chat.example.com")
         if self.key_selection not in ("round-robin", "random"):
             raise InvalidRequestError("key_selection must be 'round-robin' or 'random'")
         if any(not key for key in self.upstream_keys):

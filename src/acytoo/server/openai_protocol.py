@@ -60,7 +60,7 @@ async def handle_chat_completions(request: web.Request) -> web.StreamResponse:
     """``POST /v1/chat/completions``, streaming or not."""
     service = request.app[SERVICE]
     check_bearer(request, service)
-    body = await read_json_body(request, service.config.max_body)
+    body = await read_json_body(request, service.config.max_body, service.config.body_timeout)
     completion = parse_openai_request(body, max_messages=service.config.max_messages)
     answer = await service.start(completion)
     if completion.stream:

@@ -16,6 +16,7 @@ from .._transport import aclose_sessions, set_max_connections
 from .app import AccessLogger, create_app
 from .backends import Backend
 from .config import ServerConfig
+from .connections import ConnectionGuard, GuardedSite, ProtocolLogger, default_max_connections
 
 __all__ = ["RunningServer", "run", "serve"]
 
@@ -63,10 +64,15 @@ async def serve(
         access_log_class=AccessLogger,
         access_log=access_logger if config.access_log else None,
         shutdown_timeout=config.grace_period,
+        logger=ProtocolLogger(logging.getLogger("aiohttp.server")),
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, config.host, config.port, backlog=_BACKLOG)
+        guard = ConnectionGuard(
+            max_connections=config.max_connections or default_max_connections(),
+            header_timeout=config.header_timeout,
+        )
+        site = GuardedSite(runner, config.host, config.port, guard, backlog=_BACKLOG)
         await site.start()
         host, port = runner.addresses[0][:2]
         yield RunningServer(host=str(host), port=int(port), app=app)

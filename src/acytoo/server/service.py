@@ -33,7 +33,11 @@ class Service:
     def __init__(self, config: ServerConfig, backend: Backend) -> None:
         self.config = config
         self.backend = backend
-        self._secrets = [secret.encode() for secret in config.access_secrets]
+        # "surrogatepass": a secret from the environment, a JSON password with a
+        # lone surrogate or a header with undecodable bytes must not raise.
+        self._secrets = [
+            secret.encode("utf-8", "surrogatepass") for secret in config.access_secrets
+        ]
         self._allowed = frozenset(config.allowed_models)
         self._keys: Iterator[str] | None = (
             itertools.cycle(config.upstream_keys) if config.upstream_keys else None
@@ -48,7 +52,7 @@ class Service:
         """Whether ``given`` is one of the access secrets (constant time; true when none is set)."""
         if not self._secrets:
             return True
-        candidate = (given or "").encode()
+        candidate = (given or "").encode("utf-8", "surrogatepass")
         matched = False
         for secret in self._secrets:
             # Compare against every secret so timing does not tell which one matched.

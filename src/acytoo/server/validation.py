@@ -15,15 +15,17 @@ Decisions (documented in docs/server.md):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from aiohttp import web
+from aiohttp import StreamReader, web
 
 from ..typing import Message, Role
+from .connections import DEFAULT_BODY_TIMEOUT
 from .errors import RequestError
 
 __all__ = [
@@ -37,6 +39,10 @@ __all__ = [
 
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_MAX_MESSAGES = 4096
+# After the stall timeout, a body must have come at least this fast on average
+# (Apache mod_reqtimeout's MinRate): a trickle of a byte every few seconds cannot
+# hold a connection for hours. 1 MiB at this rate takes 35 minutes.
+MIN_BODY_RATE = 500
 ROLES = frozenset({"system", "user", "assistant"})
 # OpenAI's newer name for the system role; upstreams of other kinds know only "system".
 _OPENAI_ROLE_ALIASES = {"developer": "system"}
@@ -57,8 +63,15 @@ class CompletionRequest:
     max_tokens: int | None = None
 
 
-async def read_json_body(request: web.Request, max_body: int) -> object:
-    """The request's JSON body, or :class:`RequestError` (400, 413 or 415)."""
+async def read_json_body(
+    request: web.Request, max_body: int, stall_timeout: float = DEFAULT_BODY_TIMEOUT
+) -> object:
+    """The request's JSON body, or :class:`RequestError` (400, 408, 413 or 415).
+
+    A body that stops arriving for ``stall_timeout`` seconds, or that arrives
+    slower than ``MIN_BODY_RATE`` on average once ``stall_timeout`` has passed,
+    is answered 408 and its connection closed.
+    """
     content_type = request.content_type.lower()
     if content_type not in _JSON_TYPES and not (
         content_type.startswith("application/") and content_type.endswith("+json")
@@ -73,8 +86,18 @@ async def read_json_body(request: web.Request, max_body: int) -> object:
         raise _too_large(max_body)
     parts: list[bytes] = []
     size = 0
+    content = request.content
+    started = asyncio.get_running_loop().time()
     while True:
-        chunk = await request.content.readany()
+        try:
+            chunk = await _next_chunk(content, stall_timeout, started + size / MIN_BODY_RATE)
+        except web.RequestPayloadError:
+            # A broken chunked encoding or compressed body: the client's fault.
+            raise RequestError(
+                400,
+                "malformed request body: its chunked or compressed encoding is broken",
+                headers={"Connection": "close"},
+            ) from None
         if not chunk:
             break
         size += len(chunk)
@@ -89,6 +112,34 @@ async def read_json_body(request: web.Request, max_body: int) -> object:
     except UnicodeDecodeError as exc:
         raise RequestError(400, f"request body is not valid UTF-8 (byte {exc.start})") from None
     return parse_json(text)
+
+
+async def _next_chunk(content: StreamReader, stall_timeout: float, earned: float) -> bytes:
+    """The next piece of the body; ``earned + stall_timeout`` is when the bytes so far
+    (at ``MIN_BODY_RATE``) stop paying for more waiting."""
+    # Most bodies are already buffered: wait (and pay for a timeout) only when not.
+    chunk = content.read_nowait()
+    if chunk or content.at_eof():
+        return chunk
+    left = earned + stall_timeout - asyncio.get_running_loop().time()
+    wait = min(stall_timeout, left)
+    try:
+        if wait <= 0:
+            raise asyncio.TimeoutError
+        return await asyncio.wait_for(content.readany(), wait)
+    except asyncio.TimeoutError:
+        reason = (
+            f"no data for {stall_timeout:g} s"
+            if wait == stall_timeout
+            else f"slower than {MIN_BODY_RATE} bytes/s"
+        )
+        raise RequestError(
+            408,
+            f"request body stalled: {reason}",
+            code="request_timeout",
+            # track_requests closes the connection once this answer is sent.
+            headers={"Connection": "close"},
+        ) from None
 
 
 def _too_large(max_body: int) -> RequestError:
