@@ -68,6 +68,11 @@ def create_app(
     app.router.add_get("/v1/models", handle_models)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi)
+    if config.web:
+        # Imported here: an API-only server never loads the page's files.
+        from ..web import add_web_routes
+
+        add_web_routes(app)
     return app
 
 

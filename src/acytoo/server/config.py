@@ -43,6 +43,8 @@ class ServerConfig:
     access_log: bool = True
     upstream_connections: int = 1024
     """Most upstream connections at once (each relayed stream holds one); 0: no limit."""
+    web: bool = True
+    """Serve the chat page at ``/`` (and ``POST /api/render``); ``False``: the API alone."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
