@@ -94,9 +94,9 @@ def _top_level_starts(tokens: Sequence[Token]) -> list[tuple[int, int]]:
     """(token index, first source line) of every top-level block."""
     starts: list[tuple[int, int]] = []
     for index, token in enumerate(tokens):
-        if token.level == 0 and token.nesting >= 0 and token.map is not None:
-            if token.nesting == 0 or token.type.endswith("_open"):
-                starts.append((index, token.map[0]))
+        opens = token.nesting == 1 or (token.nesting == 0 and token.type != "inline")
+        if token.level == 0 and opens and token.map is not None:
+            starts.append((index, token.map[0]))
     return starts
 
 
@@ -171,15 +171,15 @@ def _highlight(code: str, language: str) -> str:
     lexer = _lexer(language.lower())
     if lexer is None:
         return html.escape(code)
-    from pygments import highlight
+    from pygments import highlight  # type: ignore[import-untyped]  # no stubs
 
     return str(highlight(code, lexer, _formatter()))
 
 
 @lru_cache(maxsize=64)
 def _lexer(language: str) -> Any:
-    from pygments.lexers import get_lexer_by_name
-    from pygments.util import ClassNotFound
+    from pygments.lexers import get_lexer_by_name  # type: ignore[import-untyped]
+    from pygments.util import ClassNotFound  # type: ignore[import-untyped]
 
     try:
         return get_lexer_by_name(language, stripnl=False, ensurenl=False)
@@ -189,7 +189,7 @@ def _lexer(language: str) -> Any:
 
 @lru_cache(maxsize=1)
 def _formatter() -> Any:
-    from pygments.formatters import HtmlFormatter
+    from pygments.formatters import HtmlFormatter  # type: ignore[import-untyped]
 
     # nowrap: only the <span class="..."> tokens; the <pre> is ours.
     return HtmlFormatter(nowrap=True, classprefix="t-")
