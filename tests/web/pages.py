@@ -51,6 +51,9 @@ def server_on_thread(config: ServerConfig, backend: Backend | None = None) -> It
             raise
         finally:
             await aclose_sessions()
+            # Here, on the server's thread: Playwright's sync API keeps a loop
+            # running in the test's thread, where this could not run.
+            await loop.shutdown_asyncgens()
 
     thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
     thread.start()
@@ -59,14 +62,14 @@ def server_on_thread(config: ServerConfig, backend: Backend | None = None) -> It
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(30)
-        loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 
 
 def relay_to(upstream_url: str, **config: Any) -> contextlib.AbstractContextManager[str]:
     """The acytoo server relaying to an OpenAI-compatible upstream (no retries)."""
     backend = build_backend("openai", [upstream_url], max_retries=0)
-    return server_on_thread(ServerConfig(port=0, grace_period=1.0, **config), backend)
+    config = {"port": 0, "grace_period": 1.0, **config}
+    return server_on_thread(ServerConfig(**config), backend)
 
 
 @dataclass
@@ -90,7 +93,7 @@ def open_page(browser: Browser, url: str, **context_options: Any) -> Iterator[tu
         page = context.new_page()
         page.set_default_timeout(WAIT_MS)
         console = Console()
-        page.on("console", console.messages.append)
+        page.on("console", lambda message: console.messages.append(message))
         page.on("pageerror", lambda error: console.page_errors.append(str(error)))
         load(page, url)
         yield page, console
