@@ -309,9 +309,15 @@ function setBusy(on) {
   if (!on && document.activeElement === document.body) ui.input.focus();
 }
 
+// Once per frame, not per chunk: reading scrollHeight forces a layout.
+let scrollFrame = 0;
 function stickToBottom() {
-  const box = ui.messages;
-  if (box.scrollHeight - box.scrollTop - box.clientHeight < 120) box.scrollTop = box.scrollHeight;
+  if (scrollFrame) return;
+  scrollFrame = requestAnimationFrame(() => {
+    scrollFrame = 0;
+    const box = ui.messages;
+    if (box.scrollHeight - box.scrollTop - box.clientHeight < 160) box.scrollTop = box.scrollHeight;
+  });
 }
 
 ui.stop.addEventListener("click", () => {
