@@ -4,6 +4,7 @@ the render endpoint, ``--no-web`` and the address ``acytoo serve`` prints."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 import os
@@ -14,6 +15,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from acytoo.server import RunningServer, ServerConfig, serve
 from acytoo.web._assets import Assets
@@ -26,8 +28,6 @@ BUDGET = 100 * 1024
 
 @pytest.fixture
 async def start() -> AsyncIterator[Start]:
-    import contextlib
-
     async with contextlib.AsyncExitStack() as stack:
 
         async def start(**config: Any) -> RunningServer:
@@ -250,3 +250,11 @@ async def test_serve_tells_the_page_address(web: bool, http: aiohttp.ClientSessi
         await asyncio.wait_for(process.wait(), 30)
     rest = await process.stderr.read()
     assert (b"Chat page" in b"".join(seen) + rest) == web
+
+
+def test_the_page_address_of_a_wildcard_host_is_loopback() -> None:
+    app = web.Application()
+    assert RunningServer("0.0.0.0", 8000, app).page_url == "http://127.0.0.1:8000/"
+    assert RunningServer("::", 8000, app).page_url == "http://[::1]:8000/"
+    assert RunningServer("192.0.2.7", 80, app).page_url == "http://192.0.2.7:80/"
+    assert RunningServer("::1", 9000, app).page_url == "http://[::1]:9000/"
