@@ -497,3 +497,24 @@ def test_every_control_has_an_accessible_name(page: Page) -> None:
     assert unnamed == []
     assert page.locator("[aria-live=polite]").count() == 1
     expect(page.locator("#live")).to_have_text("Answer complete.")
+
+
+def test_a_rate_limited_server_still_serves_the_whole_page(
+    browser: Browser, threaded_openai_upstream: OpenAIUpstream
+) -> None:
+    from acytoo.server import parse_rate_limit
+
+    from .pages import relay_to
+
+    threaded_openai_upstream.answer = "# Title\n\n" + "A paragraph of **text**.\n\n" * 40
+    limited = relay_to(
+        threaded_openai_upstream.base_url, rate_limit=parse_rate_limit("1/s,burst=2")
+    )
+    # The page's 7 files are not counted; /v1/models and the question take the burst,
+    # and render calls over the limit get 429 and are retried when the server says.
+    with limited as url, open_page(browser, url) as (page, console):
+        ask(page, "limited")
+        wait_answered(page)
+        expect(page.locator("article.assistant .body h1")).to_have_text("Title")
+        expect(page.locator("article.assistant .body strong")).to_have_count(40)
+        assert console.page_errors == []

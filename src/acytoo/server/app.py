@@ -29,7 +29,10 @@ logger = logging.getLogger("acytoo.server")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-_UNLIMITED_PATHS = frozenset({"/healthz"})
+# The chat page's files are fixed, small and revalidated, and one page load
+# fetches several at once: a low rate limit must not leave the page half loaded.
+_UNLIMITED_PATHS = frozenset({"/healthz", "/"})
+_UNLIMITED_PREFIX = "/static/"
 
 
 def openapi_document() -> bytes:
@@ -108,7 +111,7 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
 def _rate_limiting(limiter: RateLimiter) -> Middleware:
     @web.middleware
     async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in _UNLIMITED_PATHS:
+        if request.path in _UNLIMITED_PATHS or request.path.startswith(_UNLIMITED_PREFIX):
             return await handler(request)
         wait = limiter.acquire(request.remote or "")
         if wait > 0:

@@ -3,10 +3,11 @@
 // Markdown renderer (POST /api/render).
 
 export class ApiError extends Error {
-  constructor(status, message, type) {
+  constructor(status, message, type, retryAfter) {
     super(message);
     this.status = status;
     this.type = type || "";
+    this.retryAfter = retryAfter || 0; // seconds, from a 429's Retry-After
   }
 
   // Our server's own password refusal, not an upstream's 401 passed through.
@@ -25,7 +26,8 @@ async function failure(response) {
   } catch {
     // Not JSON (a proxy's page): the status says enough.
   }
-  return new ApiError(response.status, String(message), String(type));
+  const retryAfter = Number(response.headers.get("Retry-After")) || 0;
+  return new ApiError(response.status, String(message), String(type), retryAfter);
 }
 
 function post(path, body, signal) {

@@ -13,6 +13,7 @@ import { render } from "./api.js";
 const MIN_GROWTH = 64; // characters before a tail is worth rendering again
 const GROWTH = 0.5; // ...and at least half the tail's rendered length
 const IDLE_MS = 200; // a pause in the stream renders what is there
+const MIN_INTERVAL_MS = 50; // at most ~20 render requests a second per answer
 const BLOCKS = new Set(["P", "LI", "UL", "OL", "BLOCKQUOTE", "DIV", "PRE", "CODE", "TD", "TH", "TABLE", "TBODY", "TR", "H1", "H2", "H3", "H4", "H5", "H6"]);
 const NEWLINE = /\r\n?|\n/g;
 
@@ -69,6 +70,9 @@ export class AnswerView {
     this.finished = false;
     this.failed = false;
     this.idle = 0;
+    this.retries = 0;
+    this.retryAt = 0;
+    this.notBefore = 0; // no render request before this time (pacing, a 429's Retry-After)
   }
 
   append(chunk) {
@@ -82,17 +86,25 @@ export class AnswerView {
     if (this.finished || this.failed || this.pending) return;
     const rendered = this.tailEnd - this.done;
     const growth = this.text.length - this.tailEnd;
-    if (growth >= Math.max(MIN_GROWTH, rendered * GROWTH)) {
+    const wait = this.notBefore - performance.now();
+    if (growth >= Math.max(MIN_GROWTH, rendered * GROWTH) && wait <= 0) {
       this.pending = this.request(true);
     } else if (growth > 0) {
-      this.idle = setTimeout(() => this.schedule(true), IDLE_MS);
+      this.idle = setTimeout(() => this.idleRender(), Math.max(wait, IDLE_MS));
     }
+  }
+
+  idleRender() {
+    if (this.finished || this.failed || this.pending || this.text.length <= this.tailEnd) return;
+    if (performance.now() < this.notBefore) return this.schedule();
+    this.pending = this.request(true);
   }
 
   async request(partial) {
     const start = this.done;
     const end = this.text.length;
     const part = this.text.slice(start, end);
+    this.notBefore = performance.now() + MIN_INTERVAL_MS;
     try {
       const r = await render(part, partial, this.password());
       if (r.final_html) this.final.insertAdjacentHTML("beforeend", r.final_html);
@@ -101,12 +113,31 @@ export class AnswerView {
       this.tailEnd = end;
       this.plain.data = this.text.slice(end);
       insertionPoint(this.tail).append(this.plainEl);
-    } catch {
-      this.failed = true; // no renderer: the text stays readable as plain text
+    } catch (error) {
+      if (error && error.status === 429 && this.retries++ < 5) {
+        // Over the server's rate limit: try again when it says (plain text meanwhile).
+        this.retryAt = performance.now() + Math.max(1, error.retryAfter) * 1000;
+        this.notBefore = this.retryAt;
+        this.rateLimited = true;
+      } else {
+        this.failed = true; // no renderer: the text stays readable as plain text
+      }
     } finally {
       this.pending = null;
     }
     if (partial && !this.finished) this.schedule();
+  }
+
+  // The final render, waiting out a rate limit (bounded by the retry count).
+  async renderRest() {
+    for (;;) {
+      this.rateLimited = false;
+      const wait = this.retryAt - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      this.pending = this.request(false);
+      await this.pending;
+      if (!this.rateLimited) return;
+    }
   }
 
   // The answer is over: render what is left, once, as a whole.
@@ -118,8 +149,7 @@ export class AnswerView {
       this.plain.data = this.failed ? this.plain.data : "";
       return;
     }
-    this.pending = this.request(false);
-    await this.pending;
+    await this.renderRest();
   }
 
   stop() {
@@ -140,14 +170,26 @@ export function renderStatic(container, text, password) {
   const plain = el("div", { className: "plain", text });
   container.replaceChildren(plain);
   if (!text) return;
-  render(text, false, password()).then(
-    (r) => {
-      if (cache.size > 200) cache.delete(cache.keys().next().value);
-      cache.set(text, r.final_html);
-      if (plain.isConnected) container.innerHTML = r.final_html;
+  renderWithRetries(text, password, 3).then(
+    (html) => {
+      if (cache.size > 100) cache.delete(cache.keys().next().value);
+      cache.set(text, html);
+      if (plain.isConnected) container.innerHTML = html;
     },
     () => {}, // the plain text stays
   );
+}
+
+async function renderWithRetries(text, password, attempts) {
+  for (let i = 1; ; i++) {
+    try {
+      return (await render(text, false, password())).final_html;
+    } catch (error) {
+      // A rate limit (many messages rendered at once after a reload): wait as told.
+      if (!error || error.status !== 429 || i >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(1, error.retryAfter) * 1000));
+    }
+  }
 }
 
 export function remember(text, html) {
