@@ -518,3 +518,37 @@ def test_a_rate_limited_server_still_serves_the_whole_page(
         expect(page.locator("article.assistant .body h1")).to_have_text("Title")
         expect(page.locator("article.assistant .body strong")).to_have_count(40)
         assert console.page_errors == []
+
+
+def test_a_streamed_answer_ends_as_the_whole_answer_rendered_once(
+    page: Page, threaded_openai_upstream: OpenAIUpstream, site: str
+) -> None:
+    from acytoo.web.markdown import render_markdown
+
+    # CRLF line ends and characters outside the BMP: the page counts lines the way
+    # markdown-it does and offsets in UTF-16, the server in code points.
+    answer = (
+        "# Title 😀\r\n\r\nPara one with **bold** 😀.\r\n\r\n- item 1\r\n- item 2\r\n\r\n"
+        "```py\r\nx = '😀'\r\n```\r\n\r\n| a | b |\r\n|---|---|\r\n| 1 | 2 |\r\n\r\nLast para"
+    )
+    pieces = [answer[i : i + 3] for i in range(0, len(answer), 3)]
+    threaded_openai_upstream.reply(SSEReply(text_events(pieces), ending="hold"))
+    ask(page, "render me")
+    # While the upstream holds, a pause in the stream renders the blocks so far.
+    expect(page.locator("article.assistant .body h1")).to_have_text("Title 😀")
+    expect(page.locator("article.assistant .body table")).to_have_count(1)
+    threaded_openai_upstream.release()
+    wait_answered(page)
+    same = page.evaluate(
+        """(expected) => {
+            const body = document.querySelector("article.assistant .body");
+            const template = document.createElement("template");
+            template.innerHTML = expected;
+            const shown = document.createElement("template");
+            shown.innerHTML = [...body.querySelectorAll(":scope > .md")]
+                .map((md) => md.innerHTML).join("").replace('<span class="plain"></span>', "");
+            return shown.innerHTML === template.innerHTML || [shown.innerHTML, template.innerHTML];
+        }""",
+        render_markdown(answer),
+    )
+    assert same is True

@@ -264,7 +264,7 @@ async function answer() {
       announceProgress(msg);
     }
     await view?.finish();
-    if (view) remember(msg.content, view.final.innerHTML);
+    if (view?.complete) remember(msg.content, view.final.innerHTML);
     announce("Answer complete.");
   } catch (error) {
     view?.stop();

@@ -152,6 +152,11 @@ export class AnswerView {
     await this.renderRest();
   }
 
+  // Whether this.final holds the whole answer, rendered.
+  get complete() {
+    return !this.failed && this.done >= this.text.length;
+  }
+
   stop() {
     this.finished = true;
     clearTimeout(this.idle);
