@@ -106,7 +106,7 @@ function removeConversation(conv) {
 
 function touch(conv) {
   conv.updated = Date.now();
-  store.saveConversation(conv);
+  if (!store.saveConversation(conv)) announce("The browser's storage is full: this conversation is not saved.");
   store.sortNewest(conversations);
   renderList();
 }
