@@ -29,6 +29,7 @@ OPTIONS = [
     "--rate-limit",
     "--grace-period",
     "--log-level",
+    "--no-web",
 ]
 
 

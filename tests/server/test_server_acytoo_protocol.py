@@ -294,6 +294,7 @@ async def test_health_and_openapi(start_server, http) -> None:
         document = await response.json()
     assert set(document["paths"]) == {
         "/api/completions",
+        "/api/render",
         "/v1/chat/completions",
         "/v1/models",
         "/healthz",

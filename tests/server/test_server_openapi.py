@@ -55,6 +55,7 @@ def test_the_document_names_every_route() -> None:
     routes = {(path, method) for path, item in document["paths"].items() for method in item}
     assert routes == {
         ("/api/completions", "post"),
+        ("/api/render", "post"),
         ("/v1/chat/completions", "post"),
         ("/v1/models", "get"),
         ("/healthz", "get"),

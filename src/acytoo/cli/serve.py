@@ -183,6 +183,12 @@ def _parse_size(ctx: click.Context, param: click.Parameter, value: str) -> int:
     help="Most client connections at once (default: half of the open-files limit).",
 )
 @click.option("--no-access-log", is_flag=True, help="Do not log one line per request.")
+@click.option(
+    "--web/--no-web",
+    default=True,
+    show_default=True,
+    help="Serve the chat page at / (--no-web: the API alone).",
+)
 def serve(
     host: str,
     port: int,
@@ -209,11 +215,13 @@ def serve(
     body_timeout: float,
     max_connections: int | None,
     no_access_log: bool,
+    web: bool,
 ) -> None:
     """Serve the Acytoo protocol and an OpenAI-compatible API.
 
     Endpoints: POST /api/completions (Acytoo protocol), POST /v1/chat/completions
-    and GET /v1/models (OpenAI), GET /healthz, GET /openapi.json. With no
+    and GET /v1/models (OpenAI), GET /healthz, GET /openapi.json, and the chat
+    page at / (with POST /api/render; --no-web turns them off). With no
     backend configured it serves the offline documentation assistant. It stops
     on SIGTERM or Ctrl-C after letting answers in flight finish (--grace-period).
 
@@ -257,6 +265,7 @@ def serve(
             header_timeout=header_timeout,
             body_timeout=body_timeout,
             max_connections=max_connections,
+            web=web,
         )
     except InvalidRequestError as exc:
         raise click.UsageError(str(exc)) from None

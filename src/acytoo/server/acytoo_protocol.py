@@ -12,11 +12,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from .errors import RequestError, log_failure
-from .service import Answer
+from .service import Answer, Service
 from .state import SERVICE
 from .validation import parse_acytoo_request, read_json_body
 
-__all__ = ["handle_completions"]
+__all__ = ["check_password", "handle_completions"]
 
 _TEXT_HEADERS = {
     "Content-Type": "text/plain; charset=utf-8",
@@ -31,13 +31,18 @@ async def handle_completions(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE]
     body = await read_json_body(request, service.config.max_body, service.config.body_timeout)
     # Checked first, as the original did: password, then key, then model.
+    check_password(body, service)
+    completion = parse_acytoo_request(body, max_messages=service.config.max_messages)
+    answer = await service.start(completion)
+    return await _stream_text(request, answer)
+
+
+def check_password(body: object, service: Service) -> None:
+    """401 unless the body's ``password`` field holds an access secret (when any is set)."""
     if service.protected:
         password = body.get("password") if isinstance(body, dict) else None
         if not isinstance(password, str) or not service.check_secret(password):
             raise RequestError(401, "No password or wrong password", type="authentication_error")
-    completion = parse_acytoo_request(body, max_messages=service.config.max_messages)
-    answer = await service.start(completion)
-    return await _stream_text(request, answer)
 
 
 async def _stream_text(request: web.Request, answer: Answer) -> web.StreamResponse:

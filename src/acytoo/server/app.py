@@ -31,7 +31,10 @@ logger = logging.getLogger("acytoo.server")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-_UNLIMITED_PATHS = frozenset({"/healthz"})
+# The chat page's files are fixed, small and revalidated, and one page load
+# fetches several at once: a low rate limit must not leave the page half loaded.
+_UNLIMITED_PATHS = frozenset({"/healthz", "/"})
+_UNLIMITED_PREFIX = "/static/"
 
 
 def openapi_document() -> bytes:
@@ -72,6 +75,11 @@ def create_app(
     app.router.add_get("/v1/models", handle_models)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi)
+    if config.web:
+        # Imported here: an API-only server never loads the page's files.
+        from ..web import add_web_routes
+
+        add_web_routes(app)
     return app
 
 
@@ -109,7 +117,7 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
 def _rate_limiting(limiter: RateLimiter) -> Middleware:
     @web.middleware
     async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in _UNLIMITED_PATHS:
+        if request.path in _UNLIMITED_PATHS or request.path.startswith(_UNLIMITED_PREFIX):
             return await handler(request)
         wait = limiter.acquire(request.remote or "")
         if wait > 0:

@@ -52,6 +52,8 @@ class ServerConfig:
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     body_timeout: float = DEFAULT_BODY_TIMEOUT
     max_connections: int | None = None
+    web: bool = True
+    """Serve the chat page at ``/`` (and ``POST /api/render``); ``False``: the API alone."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

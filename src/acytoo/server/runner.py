@@ -41,6 +41,12 @@ class RunningServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
+    @property
+    def page_url(self) -> str:
+        """Where a browser on this machine opens the chat page (a wildcard host: loopback)."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.host)
+        return f"http://{host}:{self.port}/" if host else self.url + "/"
+
 
 @asynccontextmanager
 async def serve(
@@ -113,6 +119,8 @@ async def _serve_until_stopped(config: ServerConfig, backend: Backend | None) ->
     try:
         async with serve(config, backend) as server:
             print(f"listening on {server.url}", file=sys.stderr, flush=True)
+            if config.web:
+                print(f"Chat page: {server.page_url}", file=sys.stderr, flush=True)
             await stop.wait()
             logger.info(
                 "shutting down: finishing requests in flight (up to %g s)", config.grace_period
