@@ -44,8 +44,18 @@ def main() -> None:
             parts += 1
         elif arguments.misses:
             print(f"MISS {question!r}\n     want {expected}\n     got  {got}")
+    held = 0
+    for question, expected in data["held_out"]:
+        got = quoted(question)
+        if got and got[0] in expected:
+            held += 1
+        elif arguments.misses:
+            print(f"MISS (held out) {question!r}\n     want {expected[0]}\n     got  {got}")
     total = len(data["questions"])
     print(f"right section first: {hits}/{total} = {hits / total:.1%}")
+    print(
+        f"held-out questions: {held}/{len(data['held_out'])} = {held / len(data['held_out']):.1%}"
+    )
     print(f"multi-part questions with every part answered: {parts}/{len(data['multi_part'])}")
 
 

@@ -1,0 +1,410 @@
+"""Reading a user's question for the offline assistant: parts, intent, synonyms, tasks.
+
+Users ask in their own words ("How do I enable rate limiting?", "turn off
+retries", "my old chats"), the documentation uses its own ("Rate limiting",
+"disable", "history"). This module turns a question into weighted groups of
+index terms that BM25 (:mod:`._bm25`) scores:
+
+- every specific word is one group, together with the documentation's words
+  for the same idea (:data:`SYNONYMS`), so "exceptions" finds "errors";
+- scaffolding verbs ("enable", "change", "put") and words that only say
+  *where* the user works ("python", "terminal") are weak: they help to rank
+  but never make a section irrelevant by being absent from it;
+- those "where" words are the question's intent (the command line, the
+  server or the library), which steers between sections that answer the same
+  question for different audiences (``--proxy`` or ``proxy=``);
+- a question made of several questions is split into its parts, so each part
+  gets its own answer;
+- a request to *do* something with a text ("review this", "summarize") is
+  recognised, since the assistant can only quote the documentation.
+
+Everything here is plain dictionaries and regular expressions: a question is
+analysed in microseconds, and the same question always gives the same result.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ._bm25 import stem, terms
+
+__all__ = [
+    "INTENTS",
+    "Group",
+    "intents",
+    "query_groups",
+    "split_parts",
+    "task_request",
+]
+
+INTENTS = ("cli", "server", "library")
+
+# Words a user adds to say where they work. They steer the ranking towards
+# sections for that audience and are weak query terms, not topics.
+_INTENT_WORDS = {
+    "cli": (
+        "cli",
+        "command line",
+        "command-line",
+        "commandline",
+        "terminal",
+        "shell",
+        "console",
+        "acytoo chat",
+        "acytoo logs",
+        "acytoo models",
+        "flag",
+        "flags",
+        "bash",
+        "zsh",
+    ),
+    "server": (
+        "server",
+        "acytoo serve",
+        "serve",
+        "self-host",
+        "self-hosted",
+        "self host",
+        "deploy",
+        "deployment",
+        "upstream",
+        "upstreams",
+    ),
+    "library": (
+        "python",
+        "library",
+        "my code",
+        "python code",
+        "in code",
+        "script",
+        "scripts",
+        "async",
+        "asyncio",
+        "await",
+        "import",
+        "programmatically",
+        "create_async_generator",
+        "create_async",
+        "create_completion",
+        "provider",
+        "providers",
+    ),
+}
+# Words that say little about the topic: scaffolding verbs and vague
+# quantities. They rank but never decide whether a section is relevant.
+_WEAK_WORDS = frozenset(
+    stem(word)
+    for word in str.split(
+        """
+    put set change enable enabled turn switch pick choose different give pass press point
+    check many each add find see go try own able new good best right way ways happen happens
+    happening tell ask say mean means meaning run running start acytoo chat chats answer
+    answers question questions command commands another talk talking output instead
+    whole thing stuff people person anyone someone somebody everybody everyone user users
+    somewhere anywhere fix solve resolve thanks thank cheers"""
+    )
+)
+# The documentation's words for what users say. Keys and values are words
+# (stemmed when used); a value is added to the key's group, so a section that
+# uses either word covers the question's word.
+_SYNONYM_WORDS = {
+    "quit": "exit leave",
+    "sent": "send",
+    "computer": "machine",
+    "computers": "machines",
+    "machine": "host",
+    "pc": "machine",
+    "run": "start launch",
+    "launch": "start run",
+    "close": "exit leave",
+    "leave": "exit",
+    "newline": "new line multi-line",
+    "multiline": "multi-line new line",
+    "old": "history previous original",
+    "past": "history previous",
+    "previous": "latest last history",
+    "saved": "record recorded history",
+    "save": "record recorded history",
+    "saving": "record recorded history",
+    "store": "stored record",
+    "remember": "history record",
+    "log": "history record",
+    "chat": "conversation",
+    "chats": "conversation conversations",
+    "conversation": "chat",
+    "reachable": "machines interfaces host",
+    "remote": "machines host interfaces",
+    "expose": "host interfaces",
+    "bind": "host listen",
+    "listen": "host bind",
+    "forward": "upstream relay backend",
+    "backend": "upstream",
+    "cleanly": "graceful",
+    "gracefully": "graceful",
+    "safely": "graceful",
+    "kill": "sigterm stop",
+    "big": "size limit large",
+    "size": "limit large",
+    "large": "size limit",
+    "huge": "size large",
+    "healthy": "healthz",
+    "health": "healthz",
+    "alive": "healthz",
+    "exception": "error errors",
+    "exceptions": "errors error",
+    "raise": "error",
+    "catch": "error except",
+    "fallback": "failover retryprovider",
+    "methods": "contract",
+    "method": "contract",
+    "interface": "contract",
+    "kwargs": "options option",
+    "parameters": "options option",
+    "parameter": "options option",
+    "arguments": "options option",
+    "argument": "options option",
+    "site": "service",
+    "website": "service",
+    "weird": "strange",
+    "garbled": "strange",
+    "broken": "strange",
+    "halfway": "middle stops incomplete",
+    "truncated": "incomplete stops middle",
+    "incomplete": "stops middle",
+    "refused": "connect connecterror",
+    "unreachable": "connect connecterror",
+    "sync": "synchronous",
+    "synchronously": "synchronous",
+    "blocking": "synchronous",
+    "notebook": "jupyter",
+    "ipython": "jupyter",
+    "throttle": "rate limit",
+    "throttling": "rate limit",
+    "two": "several",
+    "multiple": "several",
+    "simultaneously": "same time several",
+    "concurrently": "same time several",
+    "auth": "password key",
+    "authentication": "password key",
+    "token": "key",
+    "secure": "password protect",
+    "protect": "password",
+    "endpoint": "endpoints",
+    "routes": "endpoints",
+    "url": "address",
+    "address": "url",
+    "where": "url",
+    "stdin": "piping",
+    "pipe": "piping stdin",
+    "tests": "test suite",
+    "debug": "traceback",
+    "stacktrace": "traceback",
+    "traceback": "debug",
+    "proxy": "proxies",
+    "socks": "socks5",
+    "version": "versions",
+    "installed": "version",
+    "download": "install",
+    "setup": "install",
+    "history": "logs",
+    "export": "json",
+    "limit": "limiting",
+    "tokens": "max_tokens",
+    "license": "licence",
+    "offline": "local",
+    "real": "ai model",
+    "ai": "model",
+    "old-style": "original",
+    "gpt4free": "g4f",
+    "g4f": "gpt4free",
+}
+# Phrases first: "turn off" is one idea, and so is "fall back".
+_PHRASES = (
+    (re.compile(r"\bturn(?:ing|s)? off\b|\bswitch(?:ing|es)? off\b|\bget rid of\b"), "disable"),
+    (re.compile(r"\bturn(?:ing|s)? on\b|\bswitch(?:ing|es)? on\b"), "enable"),
+    (re.compile(r"\bfall(?:ing|s)?[ -]?back\b"), "failover"),
+    (re.compile(r"\bshut(?:ting|s)? (?:\w+ ){0,2}down\b|\bshutdown\b"), "stop shutdown"),
+    (re.compile(r"\bcut (?:off|short)\b|\bbreaks? off\b|\bstops? (?:halfway|early)\b"), "stops"),
+    (
+        re.compile(r"\bwithout (?:async|asyncio|await)\b|\bnon-?async\b|\bnot async\b"),
+        "synchronous",
+    ),
+    (re.compile(r"\bnew ?line\b"), "newline"),
+    (re.compile(r"\bat (?:the same time|once)\b"), "simultaneously"),
+    (re.compile(r"\btoo many requests\b"), "429 rate limited"),
+    (re.compile(r"\bconnection refused\b|\bcan(?:not|'t) connect\b"), "refused"),
+    (re.compile(r"\b(?:is|it's) (?:up|running)\b"), "healthy"),
+    (re.compile(r"\bstack ?trace\b"), "traceback"),
+    (re.compile(r"\bctrl[ +-]c\b|\^c\b"), "ctrl-c interrupt"),
+    (re.compile(r"\bapi[ -]?keys?\b"), "key api"),
+)
+SYNONYMS: dict[str, tuple[str, ...]] = {}
+for _word, _alternatives in _SYNONYM_WORDS.items():
+    _key = stem(_word)
+    _values = [term for alternative in _alternatives.split() for term in terms(alternative)]
+    SYNONYMS[_key] = tuple(
+        dict.fromkeys(v for v in (*SYNONYMS.get(_key, ()), *_values) if v != _key)
+    )
+
+# Weak words still rank, a little.
+WEAK_WEIGHT = 0.25
+# A synonym counts a little less than the word the user wrote.
+SYNONYM_WEIGHT = 0.7
+
+_INTENT_PATTERNS = {
+    intent: re.compile(
+        r"(?<![\w-])(?:"
+        + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        + r")(?![\w-])"
+    )
+    for intent, words in _INTENT_WORDS.items()
+}
+# Of those, the words that say only where the user works, never what about.
+_INTENT_TERMS = frozenset(
+    terms(
+        "cli command line commandline terminal shell console bash zsh python library code"
+        " script scripts programmatically"
+    )
+)
+# A flag (``--timeout``, ``-m``) is a question about the command line.
+_FLAG = re.compile(r"(?<![\w-])--?[a-z][a-z0-9-]*")
+
+# "How do I run the server? And how do I set a password?", "... and how do
+# I ...", "...; also ...": the places where one question ends and the next begins.
+_QUESTION_WORD = (
+    r"(?:how|what|where|which|why|when|who|can|could|does|do|is|are|should|will|would|"
+    r"also|and)"
+)
+_PART_BREAK = re.compile(
+    r"(?<=[?!;])\s+(?=\S)|(?<=\.)\s+(?=\S)|,?\s+(?:and|also|plus)\s+(?=(?:"
+    + _QUESTION_WORD
+    + r")\b)",
+    re.IGNORECASE,
+)
+# Requests to do something with a text, which needs a language model.
+_TASK = re.compile(
+    r"^\W*(?:(?:please|pls|hey|ok|okay)\W+)?(?:(?:can|could|would|will) you\W+(?:please\W+)?)?"
+    r"(?P<verb>review|summari[sz]e|summary of|tl;?dr|translate|rewrite|re-write|refactor|"
+    r"proofread|rephrase|paraphrase|critique|improve|fix|correct|shorten|analy[sz]e|"
+    r"explain|comment on|write|generate|compose|draft|complete|debug|optimi[sz]e|convert)"
+    r"\b(?P<rest>.*)",
+    re.IGNORECASE | re.DOTALL,
+)
+# What a task acts on: "review this", "summarize the following", "fix my code".
+_TASK_OBJECT = re.compile(
+    r"^\W*(?:me\W+)?(?:this|that|these|those|it|the following|following|my|the (?:code|diff|text|"
+    r"file|function|patch|output|log|email|letter|article|essay|paragraph)|a (?:poem|story|"
+    r"function|program|script|essay|email|letter|summary)|an? (?:\w+ )?(?:code|program|essay|email))\b",
+    re.IGNORECASE,
+)
+_TASK_NAMES = {
+    "review": "review code",
+    "critique": "review code",
+    "comment on": "review code",
+    "fix": "fix code",
+    "debug": "fix code",
+    "refactor": "rewrite code",
+    "optimise": "rewrite code",
+    "optimize": "rewrite code",
+    "summarise": "summarize text",
+    "summarize": "summarize text",
+    "summary of": "summarize text",
+    "tldr": "summarize text",
+    "tl;dr": "summarize text",
+    "translate": "translate text",
+    "explain": "explain a text",
+    "analyse": "analyse a text",
+    "analyze": "analyse a text",
+}
+
+
+@dataclass(frozen=True)
+class Group:
+    """One idea of the question: a word and the documentation's words for it.
+
+    ``terms`` maps each index term to its query weight; ``specific`` groups
+    decide relevance (coverage), weak ones only add to the score.
+    """
+
+    word: str
+    terms: dict[str, float]
+    specific: bool
+
+
+def intents(question: str) -> frozenset[str]:
+    """Which audiences the question names: ``cli``, ``server``, ``library`` (maybe none)."""
+    lowered = question.lower()
+    found = {intent for intent, pattern in _INTENT_PATTERNS.items() if pattern.search(lowered)}
+    if _FLAG.search(lowered):
+        found.add("cli")
+    return frozenset(found)
+
+
+def _rewrite(question: str) -> str:
+    lowered = question.lower()
+    for pattern, replacement in _PHRASES:
+        lowered = pattern.sub(f" {replacement} ", lowered)
+    return lowered
+
+
+def query_groups(question: str, weight: float = 1.0) -> list[Group]:
+    """The question's terms in groups, each with its synonyms, weighted by ``weight``."""
+    groups: dict[str, Group] = {}
+    found = terms(_rewrite(question))
+    weak_only = all(term in _WEAK_WORDS or term in _INTENT_TERMS for term in found)
+    for term in found:
+        if term in groups:
+            continue
+        weak = not weak_only and (term in _WEAK_WORDS or term in _INTENT_TERMS)
+        base = weight * (WEAK_WEIGHT if weak else 1.0)
+        members = {term: base}
+        for synonym in SYNONYMS.get(term, ()):
+            members.setdefault(synonym, base * SYNONYM_WEIGHT)
+        groups[term] = Group(term, members, not weak)
+    return list(groups.values())
+
+
+def split_parts(question: str) -> list[str]:
+    """The separate questions in ``question`` (one item when it asks one thing)."""
+    parts = [part.strip() for part in _PART_BREAK.split(question.strip()) if part and part.strip()]
+    merged: list[str] = []
+    for part in parts:
+        # A part with nothing to search for ("thanks!", "and?") belongs to its neighbour.
+        if merged and not any(term not in _WEAK_WORDS for term in terms(part)):
+            merged[-1] = f"{merged[-1]} {part}"
+        elif not merged or any(term not in _WEAK_WORDS for term in terms(merged[-1])):
+            merged.append(part)
+        else:
+            merged[-1] = f"{merged[-1]} {part}"
+    return merged or [question]
+
+
+def task_request(message: str) -> str | None:
+    """What the message asks to be done to a text ("review code"), or ``None`` for a question.
+
+    Only the first line counts: piped input (``git diff | acytoo chat
+    "review this"``) follows the instruction, and its words are no question.
+    """
+    first = message.strip().split("\n", 1)[0]
+    match = _TASK.match(first)
+    if match is None:
+        return None
+    verb = match.group("verb").lower()
+    rest = match.group("rest")
+    has_object = _TASK_OBJECT.match(rest) is not None
+    pasted = "\n" in message.strip()
+    if not (has_object or pasted or not rest.strip()):
+        # "explain exit code 3", "fix the ProxyError": questions about acytoo.
+        return None
+    if verb in {"explain", "fix", "debug", "complete", "convert", "correct"} and not pasted:
+        # "explain this error" about acytoo is still a question for the docs,
+        # unless a text to work on came with it.
+        if not re.match(r"^\W*(?:this|that|these|the following|following|it|my)\b", rest, re.I):
+            return None
+        if re.search(r"\b(?:error|exit code|warning|message|option|flag|setting)\b", rest, re.I):
+            return None
+    return _TASK_NAMES.get(
+        verb,
+        f"{verb} text" if verb not in {"write", "generate", "compose", "draft"} else "write text",
+    )
