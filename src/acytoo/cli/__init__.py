@@ -30,6 +30,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         result = cli.main(args=args, prog_name="acytoo", standalone_mode=False)
+        # Output still buffered must reach the reader now, while a closed
+        # pipe can still be reported as one.
+        sys.stdout.flush()
     except click.exceptions.Abort as exc:
         # click turns Ctrl-C and Ctrl-D outside a stream into Abort.
         if isinstance(exc.__cause__, EOFError):
@@ -41,7 +44,13 @@ def run(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return exit_codes.INTERRUPTED
     except BrokenPipeError:
-        return _broken_pipe()
+        return _broken_pipe(exit_codes.BROKEN_PIPE)
+    except SystemExit as exc:
+        # click catches a closed stdout itself, wraps the streams so that
+        # flushing stays quiet and exits 1; the status says otherwise here.
+        if exc.code == 1 and isinstance(sys.stdout, click.utils.PacifyFlushWrapper):
+            return _broken_pipe(exit_codes.BROKEN_PIPE)
+        raise
     except Exception as exc:
         error(redact(str(exc) or type(exc).__name__, _secrets_in(args)))
         if debug_enabled():
@@ -52,14 +61,14 @@ def run(argv: Sequence[str] | None = None) -> int:
     return result if isinstance(result, int) else exit_codes.OK
 
 
-def _broken_pipe() -> int:
-    # The reader went away (`acytoo chat ... | head -1`): stop quietly, and
-    # keep Python from complaining while flushing stdout at exit.
+def _broken_pipe(code: int) -> int:
+    # The reader went away (`acytoo logs | head -1`): stop quietly, as other
+    # Unix tools do, and keep Python from complaining while flushing stdout at exit.
     import os
 
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
-    return 1
+    return code
 
 
 def _secrets_in(args: list[str]) -> list[str]:
