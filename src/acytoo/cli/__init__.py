@@ -48,7 +48,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         # click catches a closed stdout itself, wraps the streams so that
         # flushing stays quiet and exits 1; the status says otherwise here.
-        if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+        if exc.code == 1 and type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):
             return _broken_pipe(exit_codes.BROKEN_PIPE)
         raise
     except Exception as exc:
