@@ -80,7 +80,7 @@ def _m002_message_search(db: sqlite3.Connection) -> None:
         return
     db.execute(
         "CREATE VIRTUAL TABLE messages_fts USING fts5("
-        "content, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
+        "content, content='messages', content_rowid='id')"
     )
     db.execute("INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages")
     db.execute(

@@ -25,7 +25,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     from . import exit_codes
     from .main import cli, debug_enabled
-    from .render import error, redact
+    from .render import error
 
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -52,7 +52,9 @@ def run(argv: Sequence[str] | None = None) -> int:
             return _broken_pipe(exit_codes.BROKEN_PIPE)
         raise
     except Exception as exc:
-        error(redact(str(exc) or type(exc).__name__, _secrets_in(args)))
+        from ._conversation import describe_error
+
+        error(describe_error(exc, _secrets_in(args)))
         if debug_enabled():
             import traceback
 
