@@ -21,7 +21,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code instead of exiting."""
-    import click
+    try:
+        import click
+    except ModuleNotFoundError as exc:
+        return _missing_extra(exc)
 
     from . import exit_codes
     from .main import cli, debug_enabled
@@ -51,6 +54,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         if exc.code == 1 and type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):
             return _broken_pipe(exit_codes.BROKEN_PIPE)
         raise
+    except ModuleNotFoundError as exc:
+        if exc.name not in _CLI_EXTRA:
+            raise
+        return _missing_extra(exc)
     except Exception as exc:
         from ._conversation import describe_error
 
@@ -61,6 +68,21 @@ def run(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         return exit_codes.exit_code_for(exc)
     return result if isinstance(result, int) else exit_codes.OK
+
+
+# What the [cli] extra installs on top of the library.
+_CLI_EXTRA = frozenset({"click", "rich", "prompt_toolkit"})
+
+
+def _missing_extra(exc: ModuleNotFoundError) -> int:
+    if exc.name not in _CLI_EXTRA:
+        raise exc
+    print(
+        f"acytoo: the command line needs the [cli] extra ({exc.name} is missing): "
+        "pip install 'acytoo[cli]', or in a checkout pip install -e '.[cli]'",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _broken_pipe(code: int) -> int:

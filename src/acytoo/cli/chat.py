@@ -151,7 +151,7 @@ def chat(
     try:
         conversation = _conversation_to_continue(store, continue_, cid)
         session = _session(call, target, model, system, store if not no_log else None, conversation)
-        if target.fallback:
+        if target.fallback and _first_fallback():
             from .config import config_path
 
             notice(
@@ -170,6 +170,25 @@ def chat(
             store.close()
     if code:
         raise click.exceptions.Exit(code)
+
+
+# Remembered next to the history database, so the fallback notice is said once.
+_FALLBACK_MARKER = "offline-notice-shown"
+
+
+def _first_fallback() -> bool:
+    """True the first time the offline assistant answers for lack of a configured service."""
+    from ..store import default_db_path
+
+    marker = default_db_path().parent / _FALLBACK_MARKER
+    if marker.exists():
+        return False
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        pass  # nowhere to remember it: say it every time rather than never
+    return True
 
 
 def _read_piped_stdin() -> str | None:
