@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from yarl import URL
@@ -18,7 +19,12 @@ from ._http import (
     parse_base_url,
     transport_options,
 )
-from .base import AsyncGeneratorProvider, validate_messages, validate_temperature
+from .base import (
+    AsyncGeneratorProvider,
+    alias_option,
+    validate_messages,
+    validate_temperature,
+)
 
 __all__ = ["Acytoo"]
 
@@ -52,7 +58,8 @@ class Acytoo(AsyncGeneratorProvider):
     """Streams answers from an Acytoo-protocol service (``POST {url}/api/completions``).
 
     Options (keyword arguments): ``url`` (base URL; also the ``ACYTOO_URL``
-    environment variable), ``key`` (your own upstream API key), ``password``
+    environment variable; ``base_url`` is the same option, as
+    :class:`~acytoo.OpenAICompatible` spells it), ``key`` (your own upstream API key), ``password``
     (for a password-protected server), ``temperature`` (0-2, default 0.5),
     ``timeout`` (seconds or :class:`~acytoo.Timeout`), ``max_retries``,
     ``retry_policy`` and ``session`` (an ``aiohttp.ClientSession`` to use
@@ -68,6 +75,16 @@ class Acytoo(AsyncGeneratorProvider):
 
     _create_header = staticmethod(_create_header)
     _create_payload = staticmethod(_create_payload)
+
+    @classmethod
+    def options(cls, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """The call's options over the defaults; ``base_url`` is another spelling of ``url``."""
+        return alias_option(super().options(kwargs), "url", "base_url")
+
+    @classmethod
+    def configure(cls, name: str | None = None, **options: Any) -> type[AsyncGeneratorProvider]:
+        """A subclass whose calls default to ``options``; ``url=`` (or ``base_url=``) sets ``url``."""
+        return super().configure(name, **alias_option(dict(options), "url", "base_url"))
 
     @classmethod
     async def create_async_generator(

@@ -10,7 +10,7 @@ from typing import Any
 from .._base_errors import AllProvidersFailedError, InvalidRequestError
 from .._sync import iterate_in_background, run_in_background
 from ..typing import CreateResult, Messages
-from .base import ProviderType, collect, provider_name
+from .base import ProviderType, collect, model_once, provider_name
 
 __all__ = ["RetryProvider"]
 
@@ -83,6 +83,7 @@ class RetryProvider:
             self._rng.shuffle(providers)
         return providers
 
+    @model_once
     async def create_async_generator(
         self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
     ) -> AsyncGenerator[str, None]:
@@ -118,12 +119,14 @@ class RetryProvider:
         # Chained to the last failure, so a traceback shows where it came from.
         raise AllProvidersFailedError(failures) from failures[-1][1]
 
+    @model_once
     async def create_async(
         self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
     ) -> str:
         """The whole answer as one string."""
         return await collect(self.create_async_generator(model, messages, proxy, **kwargs))
 
+    @model_once
     def create_completion(
         self,
         model: str,
