@@ -225,7 +225,8 @@ def test_without_the_cli_extra_one_line_says_what_to_install(cli: CLI, args: lis
     assert result.returncode == 1
     line = single_line(result.stderr)
     assert line.startswith("acytoo: the command line needs the [cli] extra (click is missing)")
-    assert "pip install 'acytoo[cli]'" in line
+    assert "pip install -e '.[cli]'" in line
+    assert f"acytoo-{acytoo.__version__}-py3-none-any.whl[cli]" in line
     assert result.stdout == ""
 
 
@@ -240,3 +241,15 @@ def test_the_offline_fallback_is_announced_once(cli: CLI, tmp_path: Path) -> Non
     # It is remembered next to the history: another database directory hears it again.
     elsewhere = cli.run("chat", "hi", env={"ACYTOO_DB": str(tmp_path / "other" / "logs.db")})
     assert "offline assistant" in elsewhere.stderr
+
+
+def test_shell_completion_scripts_and_completions(cli: CLI) -> None:
+    script = cli.run(env={"_ACYTOO_COMPLETE": "bash_source"})
+    assert script.returncode == 0
+    assert "_acytoo_completion()" in script.stdout
+    for shell in ("zsh_source", "fish_source"):
+        assert cli.run(env={"_ACYTOO_COMPLETE": shell}).stdout
+    words = cli.run(
+        env={"_ACYTOO_COMPLETE": "bash_complete", "COMP_WORDS": "acytoo logs ", "COMP_CWORD": "2"}
+    )
+    assert words.stdout.split() == ["plain,export", "plain,path", "plain,rm", "plain,show"]

@@ -77,9 +77,12 @@ _CLI_EXTRA = frozenset({"click", "rich", "prompt_toolkit"})
 def _missing_extra(exc: ModuleNotFoundError) -> int:
     if exc.name not in _CLI_EXTRA:
         raise exc
+    from .. import __version__
+
     print(
         f"acytoo: the command line needs the [cli] extra ({exc.name} is missing): "
-        "pip install 'acytoo[cli]', or in a checkout pip install -e '.[cli]'",
+        f"in a checkout, pip install -e '.[cli]'; from a wheel, "
+        f"pip install 'acytoo-{__version__}-py3-none-any.whl[cli]'",
         file=sys.stderr,
     )
     return 1

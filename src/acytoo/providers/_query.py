@@ -6,7 +6,7 @@ retries", "my old chats"), the documentation uses its own ("Rate limiting",
 index terms that BM25 (:mod:`._bm25`) scores:
 
 - every specific word is one group, together with the documentation's words
-  for the same idea (:data:`SYNONYMS`), so "exceptions" finds "errors";
+  for the same idea (:func:`synonyms`), so "exceptions" finds "errors";
 - scaffolding verbs ("enable", "change", "put") and words that only say
   *where* the user works ("python", "terminal") are weak: they help to rank
   but never make a section irrelevant by being absent from it;
@@ -24,6 +24,7 @@ analysed in microseconds, and the same question always gives the same result.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -35,6 +36,7 @@ __all__ = [
     "intents",
     "query_groups",
     "split_parts",
+    "synonyms",
     "task_request",
 ]
 
@@ -219,46 +221,72 @@ _SYNONYM_WORDS = {
     "gpt4free": "g4f",
     "g4f": "gpt4free",
 }
-# Phrases first: "turn off" is one idea, and so is "fall back".
+# Phrases first: "turn off" is one idea, and so is "fall back". Matched as
+# whole words in the question with punctuation turned to spaces (plain string
+# operations: compiling a regular expression per phrase cost milliseconds at
+# every cold start).
 _PHRASES = (
-    (re.compile(r"\bturn(?:ing|s)? off\b|\bswitch(?:ing|es)? off\b|\bget rid of\b"), "disable"),
-    (re.compile(r"\bturn(?:ing|s)? on\b|\bswitch(?:ing|es)? on\b"), "enable"),
-    (re.compile(r"\bfall(?:ing|s)?[ -]?back\b"), "failover"),
-    (re.compile(r"\bshut(?:ting|s)? (?:\w+ ){0,2}down\b|\bshutdown\b"), "stop shutdown"),
-    (re.compile(r"\bcut (?:off|short)\b|\bbreaks? off\b|\bstops? (?:halfway|early)\b"), "stops"),
-    (
-        re.compile(r"\bwithout (?:async|asyncio|await)\b|\bnon-?async\b|\bnot async\b"),
-        "synchronous",
-    ),
-    (re.compile(r"\bnew ?line\b"), "newline"),
-    (re.compile(r"\bat (?:the same time|once)\b"), "simultaneously"),
-    (re.compile(r"\btoo many requests\b"), "429 rate limited"),
-    (re.compile(r"\bconnection refused\b|\bcan(?:not|'t) connect\b"), "refused"),
-    (re.compile(r"\b(?:is|it's) (?:up|running)\b"), "healthy"),
-    (re.compile(r"\bstack ?trace\b"), "traceback"),
-    (re.compile(r"\bctrl[ +-]c\b|\^c\b"), "ctrl-c interrupt"),
-    (re.compile(r"\bapi[ -]?keys?\b"), "key api"),
+    ("disable", "turn off|turns off|turning off|switch off|switches off|get rid of"),
+    ("enable", "turn on|turns on|turning on|switch on|switches on"),
+    ("failover", "fall back|falls back|falling back|fallback|fall-back"),
+    ("stop shutdown", "shut down|shuts down|shutting down|shutdown|shut it down"),
+    ("stop shutdown", "shut the server down|shut my server down|shut acytoo down"),
+    ("stops", "cut off|cut short|breaks off|break off|stops halfway|stops early"),
+    ("synchronous", "without async|without asyncio|without await|non-async|nonasync|not async"),
+    ("newline", "new line|new-line"),
+    ("simultaneously", "at the same time|at once"),
+    ("429 rate limited", "too many requests"),
+    ("refused", "connection refused|cannot connect|can't connect|cant connect"),
+    ("healthy", "is up|it's up|is running|it's running"),
+    ("traceback", "stack trace|stacktrace"),
+    ("ctrl-c interrupt", "ctrl-c|ctrl+c|ctrl c|^c"),
+    ("key api", "api key|api keys|api-key|api-keys|apikey"),
 )
-SYNONYMS: dict[str, tuple[str, ...]] = {}
+_PHRASE_TABLE = tuple(
+    (f" {phrase} ", f" {replacement} ")
+    for replacement, phrases in _PHRASES
+    for phrase in phrases.split("|")
+)
+# Punctuation between words; a dot or slash inside a name (config.toml) stays.
+_PUNCTUATION = str.maketrans({c: " " for c in '?!,;:()[]{}"\\'})
+
+
+def _normalized(text: str) -> str:
+    """``text`` lower-cased, punctuation between words made spaces, padded with spaces."""
+    spaced = f" {text.lower().translate(_PUNCTUATION)} ".replace(". ", " ")
+    return f" {' '.join(spaced.split())} "
+
+
+# Stemmed word -> the documentation's words for it. Only the keys are stemmed
+# here; a word's synonyms are turned into terms the first time it is asked
+# about (see synonyms), which keeps this module quick to import.
+_SYNONYM_SOURCES: dict[str, str] = {}
 for _word, _alternatives in _SYNONYM_WORDS.items():
     _key = stem(_word)
-    _values = [term for alternative in _alternatives.split() for term in terms(alternative)]
-    SYNONYMS[_key] = tuple(
-        dict.fromkeys(v for v in (*SYNONYMS.get(_key, ()), *_values) if v != _key)
-    )
+    _SYNONYM_SOURCES[_key] = f"{_SYNONYM_SOURCES.get(_key, '')} {_alternatives}".strip()
+
+
+@functools.cache
+def synonyms(term: str) -> tuple[str, ...]:
+    """The index terms the documentation uses for ``term`` (a stemmed word)."""
+    source = _SYNONYM_SOURCES.get(term)
+    if source is None:
+        return ()
+    return tuple(dict.fromkeys(t for t in terms(source) if t != term))
+
 
 # Weak words still rank, a little.
 WEAK_WEIGHT = 0.25
 # A synonym counts a little less than the word the user wrote.
 SYNONYM_WEIGHT = 0.7
 
-_INTENT_PATTERNS = {
-    intent: re.compile(
-        r"(?<![\w-])(?:"
-        + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-        + r")(?![\w-])"
-    )
-    for intent, words in _INTENT_WORDS.items()
+# Single intent words are looked up in the question's words, phrases
+# ("command line") in its padded text: both plain string operations.
+_INTENT_SINGLE = {
+    intent: frozenset(w for w in words if " " not in w) for intent, words in _INTENT_WORDS.items()
+}
+_INTENT_PHRASES = {
+    intent: tuple(f" {w} " for w in words if " " in w) for intent, words in _INTENT_WORDS.items()
 }
 # Of those, the words that say only where the user works, never what about.
 _INTENT_TERMS = frozenset(
@@ -267,8 +295,6 @@ _INTENT_TERMS = frozenset(
         " script scripts programmatically"
     )
 )
-# A flag (``--timeout``, ``-m``) is a question about the command line.
-_FLAG = re.compile(r"(?<![\w-])--?[a-z][a-z0-9-]*")
 
 # "How do I run the server? And how do I set a password?", "... and how do
 # I ...", "...; also ...": the places where one question ends and the next begins.
@@ -282,22 +308,30 @@ _PART_BREAK = re.compile(
     + r")\b)",
     re.IGNORECASE,
 )
-# Requests to do something with a text, which needs a language model.
-_TASK = re.compile(
-    r"^\W*(?:(?:please|pls|hey|ok|okay)\W+)?(?:(?:can|could|would|will) you\W+(?:please\W+)?)?"
-    r"(?P<verb>review|summari[sz]e|summary of|tl;?dr|translate|rewrite|re-write|refactor|"
-    r"proofread|rephrase|paraphrase|critique|improve|fix|correct|shorten|analy[sz]e|"
-    r"explain|comment on|write|generate|compose|draft|complete|debug|optimi[sz]e|convert)"
-    r"\b(?P<rest>.*)",
-    re.IGNORECASE | re.DOTALL,
+# Requests to do something with a text, which needs a language model:
+# optional politeness, a verb, then what it acts on ("review this").
+_TASK_FILLERS = frozenset(
+    {"please", "pls", "hey", "ok", "okay", "can", "could", "would", "will", "you"}
 )
-# What a task acts on: "review this", "summarize the following", "fix my code".
-_TASK_OBJECT = re.compile(
-    r"^\W*(?:me\W+)?(?:this|that|these|those|it|the following|following|my|the (?:code|diff|text|"
-    r"file|function|patch|output|log|email|letter|article|essay|paragraph)|a (?:poem|story|"
-    r"function|program|script|essay|email|letter|summary)|an? (?:\w+ )?(?:code|program|essay|email))\b",
-    re.IGNORECASE,
+_TASK_VERBS = frozenset(
+    str.split(
+        """review summarize summarise translate rewrite re-write refactor proofread rephrase
+        paraphrase critique improve fix correct shorten analyse analyze explain write generate
+        compose draft complete debug optimise optimize convert tldr tl;dr"""
+    )
 )
+_TASK_TWO_WORD_VERBS = {("summary", "of"): "summary of", ("comment", "on"): "comment on"}
+_TASK_OBJECTS = frozenset({"this", "that", "these", "those", "it", "following", "my"})
+_TASK_THE_OBJECTS = frozenset(
+    str.split(
+        "following code diff text file function patch output log email letter article essay "
+        "paragraph"
+    )
+)
+_TASK_A_OBJECTS = frozenset(
+    str.split("poem story function program script essay email letter summary code haiku song")
+)
+_ABOUT_ACYTOO = frozenset({"error", "exit", "warning", "message", "option", "flag", "setting"})
 _TASK_NAMES = {
     "review": "review code",
     "critique": "review code",
@@ -311,7 +345,6 @@ _TASK_NAMES = {
     "summarize": "summarize text",
     "summary of": "summarize text",
     "tldr": "summarize text",
-    "tl;dr": "summarize text",
     "translate": "translate text",
     "explain": "explain a text",
     "analyse": "analyse a text",
@@ -334,18 +367,25 @@ class Group:
 
 def intents(question: str) -> frozenset[str]:
     """Which audiences the question names: ``cli``, ``server``, ``library`` (maybe none)."""
-    lowered = question.lower()
-    found = {intent for intent, pattern in _INTENT_PATTERNS.items() if pattern.search(lowered)}
-    if _FLAG.search(lowered):
+    padded = _normalized(question)
+    words = set(padded.split())
+    found = {
+        intent
+        for intent in INTENTS
+        if words & _INTENT_SINGLE[intent] or any(p in padded for p in _INTENT_PHRASES[intent])
+    }
+    # A flag (``--timeout``, ``-m``) is a question about the command line.
+    if any(word.startswith("-") and word.strip("-")[:1].isalpha() for word in words):
         found.add("cli")
     return frozenset(found)
 
 
 def _rewrite(question: str) -> str:
-    lowered = question.lower()
-    for pattern, replacement in _PHRASES:
-        lowered = pattern.sub(f" {replacement} ", lowered)
-    return lowered
+    padded = _normalized(question)
+    for phrase, replacement in _PHRASE_TABLE:
+        if phrase in padded:
+            padded = padded.replace(phrase, replacement)
+    return padded
 
 
 def query_groups(question: str, weight: float = 1.0) -> list[Group]:
@@ -359,7 +399,7 @@ def query_groups(question: str, weight: float = 1.0) -> list[Group]:
         weak = not weak_only and (term in _WEAK_WORDS or term in _INTENT_TERMS)
         base = weight * (WEAK_WEIGHT if weak else 1.0)
         members = {term: base}
-        for synonym in SYNONYMS.get(term, ()):
+        for synonym in synonyms(term):
             members.setdefault(synonym, base * SYNONYM_WEIGHT)
         groups[term] = Group(term, members, not weak)
     return list(groups.values())
@@ -386,25 +426,40 @@ def task_request(message: str) -> str | None:
     Only the first line counts: piped input (``git diff | acytoo chat
     "review this"``) follows the instruction, and its words are no question.
     """
-    first = message.strip().split("\n", 1)[0]
-    match = _TASK.match(first)
-    if match is None:
+    first = message.strip().split("\n", 1)[0].lower()
+    words = [word.strip(",.!?:;'\"()") for word in first.split()]
+    words = [word for word in words if word]
+    while words and words[0] in _TASK_FILLERS:
+        words.pop(0)
+    if not words:
         return None
-    verb = match.group("verb").lower()
-    rest = match.group("rest")
-    has_object = _TASK_OBJECT.match(rest) is not None
+    verb = _TASK_TWO_WORD_VERBS.get((words[0], words[1] if len(words) > 1 else ""))
+    if verb is not None:
+        rest = words[2:]
+    elif words[0] in _TASK_VERBS:
+        verb, rest = words[0], words[1:]
+    else:
+        return None
+    if rest[:1] == ["me"]:
+        rest = rest[1:]
     pasted = "\n" in message.strip()
-    if not (has_object or pasted or not rest.strip()):
+    head = rest[:1]
+    has_object = (
+        bool(set(head) & _TASK_OBJECTS)
+        or (head == ["the"] and bool(set(rest[1:2]) & _TASK_THE_OBJECTS))
+        or (head[:1] in (["a"], ["an"]) and bool(set(rest[1:3]) & _TASK_A_OBJECTS))
+    )
+    if not (has_object or pasted or not rest):
         # "explain exit code 3", "fix the ProxyError": questions about acytoo.
         return None
-    if verb in {"explain", "fix", "debug", "complete", "convert", "correct"} and not pasted:
-        # "explain this error" about acytoo is still a question for the docs,
-        # unless a text to work on came with it.
-        if not re.match(r"^\W*(?:this|that|these|the following|following|it|my)\b", rest, re.I):
-            return None
-        if re.search(r"\b(?:error|exit code|warning|message|option|flag|setting)\b", rest, re.I):
-            return None
-    return _TASK_NAMES.get(
-        verb,
-        f"{verb} text" if verb not in {"write", "generate", "compose", "draft"} else "write text",
-    )
+    # "explain this error" about acytoo is still a question for the docs,
+    # unless a text to work on came with it.
+    if (
+        verb in {"explain", "fix", "debug", "complete", "convert", "correct"}
+        and not pasted
+        and (not set(head) & _TASK_OBJECTS or set(rest) & _ABOUT_ACYTOO)
+    ):
+        return None
+    if verb in {"write", "generate", "compose", "draft"}:
+        return "write text"
+    return _TASK_NAMES.get(verb.replace(";", ""), f"{verb} text")

@@ -64,7 +64,20 @@ OFF_INTENT_FACTOR = 0.6
 # A question that names no audience, answered from one audience's page
 # ("set a timeout": the library's `timeout=`), also gets the best section for
 # another audience (the CLI's `--timeout`) when it scores this close.
-OTHER_AUDIENCE_RATIO = 0.5
+OTHER_AUDIENCE_RATIO = 0.4
+# "How do I ..." asks how to do something, which troubleshooting pages (what
+# an error means, what to do about it) answer less well than the page that
+# explains the feature; a question that quotes an error gets no such factor.
+HOW_TO_TROUBLESHOOTING_FACTOR = 0.8
+TROUBLESHOOTING_SOURCES = frozenset({"docs/troubleshooting.md"})
+_HOW_TO = re.compile(
+    r"^\W*(?:(?:hi|hello|hey|ok|so|and)\W+)?(?:how (?:do|can|could|should|would) (?:i|we|you|one)"
+    r"|how to|is there a way|can i|could i)\b",
+    re.IGNORECASE,
+)
+_MENTIONS_ERROR = re.compile(
+    r"\b(?:error|errors|fails?|failed|failing|warning|traceback|\d{3})\b|[a-z]Error\b", re.I
+)
 # At most this many parts of a multi-part question get their own passage.
 MAX_PARTS = 3
 
@@ -314,19 +327,31 @@ def _rank(
         if not audience and position > 0:
             audience = intents(" ".join(user_turns[:position]))
     focus_terms = {term for group in focus for term in group.terms}
+    question = user_turns[position]
+    how_to = _HOW_TO.match(question) is not None and not _MENTIONS_ERROR.search(question)
     matches = []
     for match in index.search.search_groups(groups):
         section = index.sections[match.section]
         factor = CITED_PENALTY if section.label in cited else 1.0
-        if any(name <= focus_terms for name in section.names):
-            factor *= TITLE_MATCH_BOOST
-        if section.source in OVERVIEW_SOURCES:
+        named = _name_factor(section, focus_terms)
+        factor *= named
+        if section.source in OVERVIEW_SOURCES and not any(
+            len(name) > 1 and name <= focus_terms for name in section.names
+        ):
+            # Unless the question names it ("run tests": Development): then
+            # the summary is what was asked for. One word ("acytoo") is no name.
             factor *= OVERVIEW_FACTOR
+        if how_to and section.source in TROUBLESHOOTING_SOURCES:
+            factor *= HOW_TO_TROUBLESHOOTING_FACTOR
         if audience and section.kind:
             factor *= INTENT_BOOST if section.kind in audience else OFF_INTENT_FACTOR
         matches.append(Match(match.section, match.score * factor, match.coverage, match.strength))
     matches.sort(key=lambda match: (-match.score, match.section))
     relevant = [m for m in matches if m.coverage >= MIN_COVERAGE and m.strength >= MIN_STRENGTH]
+    if position < len(user_turns) - 1:
+        # "Tell me more": what was already quoted is not more.
+        fresh = [m for m in relevant if index.sections[m.section].label not in cited]
+        relevant = fresh or relevant
     if not relevant:
         return []
     chosen = [relevant[0]]
@@ -353,6 +378,20 @@ def _rank(
             chosen.append(match)
             length += extra
     return chosen
+
+
+def _name_factor(section: DocSection, focus_terms: set[str]) -> float:
+    """How much the question names the section: its heading or an alias, in whole or in part.
+
+    A whole name in the question gives :data:`TITLE_MATCH_BOOST`; most of a
+    long heading ("The answer comes from the offline assistant instead of my
+    model") nearly as much, a word or two of it little.
+    """
+    best = 0.0
+    for name in section.names:
+        share = len(name & focus_terms) / len(name)
+        best = max(best, share * share)
+    return 1.0 + (TITLE_MATCH_BOOST - 1.0) * best
 
 
 def _cited(messages: Messages) -> set[str]:
