@@ -47,7 +47,11 @@ _FALLBACK_NOTICE = (
     help="Seconds to wait for the connection and between chunks.",
 )
 @click.option("--key", help="API key for the service (prefer ACYTOO_KEY: flags show in ps).")
-@click.option("--password", help="Password of a protected acytoo server (or ACYTOO_PASSWORD).")
+@click.option(
+    "--password",
+    help="Password of a protected acytoo server (or ACYTOO_PASSWORD); with an "
+    "OpenAI-compatible URL and no --key it is sent as the Bearer key.",
+)
 @click.option(
     "--max-tokens",
     type=click.IntRange(min=1),

@@ -58,12 +58,11 @@ class _NoEcho:
     def __exit__(self, *exc_info: object) -> None:
         if self._saved is None:
             return
+        import contextlib
         import termios
 
-        try:
+        with contextlib.suppress(OSError, ValueError):  # the terminal went away
             termios.tcsetattr(sys.stdin.fileno(), termios.TCSANOW, self._saved)
-        except (OSError, ValueError):
-            pass  # the terminal went away
         self._saved = None
 
 
