@@ -150,3 +150,14 @@ def test_bad_options_are_usage_errors(cli: CLI, args: list[str], words: str) -> 
     assert result.returncode == 2
     assert words in result.stderr
     assert "sk-1" not in result.stderr
+
+
+def test_piped_code_to_review_gets_a_plain_answer_offline(cli: CLI) -> None:
+    diff = (
+        "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-timeout = 1\n+proxy = 2\n"
+    )
+    result = cli.run("chat", "review this", input=diff)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("I can't review code: I'm acytoo's offline assistant")
+    assert "acytoo chat --provider openai --url http://localhost:11434/v1" in result.stdout
+    assert "Sources:" not in result.stdout

@@ -18,8 +18,10 @@ index terms that BM25 (:mod:`._bm25`) scores:
 - a request to *do* something with a text ("review this", "summarize") is
   recognised, since the assistant can only quote the documentation.
 
-Everything here is plain dictionaries and regular expressions: a question is
-analysed in microseconds, and the same question always gives the same result.
+Everything here is plain dictionaries, sets and string operations (one
+regular expression, for the parts): a question is analysed in microseconds,
+importing this module costs about a millisecond, and the same question always
+gives the same result.
 """
 
 from __future__ import annotations
