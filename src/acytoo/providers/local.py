@@ -17,7 +17,6 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, ClassVar
 
 from .._base_errors import InvalidRequestError
@@ -131,7 +130,9 @@ class DocSection:
     path: tuple[str, ...]
     text: str
     kind: str = ""
+    """The audience it is written for: ``cli``, ``server``, ``library`` or ``""`` (everyone)."""
     names: tuple[frozenset[str], ...] = ()
+    """The terms of its heading and of each of its aliases (``_docs_aliases.py``)."""
 
     @property
     def title(self) -> str:
@@ -140,10 +141,6 @@ class DocSection:
     @property
     def label(self) -> str:
         return f"{self.source} § {self.title}"
-
-    @cached_property
-    def title_terms(self) -> frozenset[str]:
-        return frozenset(terms(self.title))
 
 
 @dataclass(frozen=True)
