@@ -54,17 +54,17 @@ def test_reopening_applies_nothing_twice_and_new_migrations_are_appended(
     Store(db).close()
     calls: list[str] = []
 
-    def m002_tags(connection: sqlite3.Connection) -> None:
-        calls.append("m002")
+    def m099_tags(connection: sqlite3.Connection) -> None:
+        calls.append("m099")
         connection.execute("ALTER TABLE conversations ADD COLUMN tags TEXT")
 
-    monkeypatch.setattr(store_module, "MIGRATIONS", (*MIGRATIONS, ("m002_tags", m002_tags)))
+    monkeypatch.setattr(store_module, "MIGRATIONS", (*MIGRATIONS, ("m099_tags", m099_tags)))
     with Store(db) as store:
-        assert store.migrations == ["m001_initial", "m002_tags"]
-        assert store.schema_version == 2
+        assert store.migrations == [*(name for name, _ in MIGRATIONS), "m099_tags"]
+        assert store.schema_version == len(MIGRATIONS) + 1
     with Store(db):
         pass
-    assert calls == ["m002"]
+    assert calls == ["m099"]
 
 
 def test_public_url_drops_credentials_query_and_fragment() -> None:
@@ -206,7 +206,7 @@ def test_several_processes_write_at_once_without_losing_rows(tmp_path: Path) -> 
         assert out == "done\n"
     total = WRITERS * EXCHANGES_PER_WRITER
     with Store(db) as store:
-        assert store.migrations == ["m001_initial"]
+        assert store.migrations == [name for name, _ in MIGRATIONS]
     with sqlite3.connect(db) as raw:
         assert raw.execute("SELECT count(*) FROM conversations").fetchone() == (total,)
         assert raw.execute("SELECT count(*) FROM exchanges WHERE incomplete = 0").fetchone() == (
@@ -274,3 +274,59 @@ def test_a_write_waits_for_another_writer_instead_of_failing(db: Path) -> None:
         assert outcome.get("id") == 1, outcome
     finally:
         holder.close()
+
+
+# --- search and delete -----------------------------------------------------------------
+
+
+def _exchange(store: Store, question: str, answer: str) -> int:
+    conversation = store.new_conversation()
+    exchange = store.start_exchange(conversation, question, model="m", provider="local", url=None)
+    store.finish_exchange(exchange, answer, first_chunk_ms=1.0, duration_ms=2.0)
+    return conversation
+
+
+def test_search_finds_whole_words_in_questions_and_answers(db: Path) -> None:
+    with Store(db) as store:
+        assert "m002_message_search" in store.migrations
+        proxy = _exchange(store, "How do I use a SOCKS proxy?", "Pass --proxy socks5://host")
+        limits = _exchange(store, "rate limits", "Use --rate-limit 10/s on the server")
+        both = _exchange(store, "proxy and rate", "Both: see the docs")
+        assert [s.id for s in store.search("proxy")] == [both, proxy]
+        assert [s.id for s in store.search("SOCKS")] == [proxy]
+        assert [s.id for s in store.search("rate proxy")] == [both]  # every word
+        assert [s.id for s in store.search("server")] == [limits]  # in the answer
+        assert store.search("prox") == []  # whole words
+        assert store.search("") == []
+        assert [s.id for s in store.search("proxy", limit=1)] == [both]
+        # Query syntax is taken literally, never as FTS5 operators.
+        for text in ('"', "proxy OR rate", "NEAR(", "*", "rate -proxy", "content:proxy"):
+            store.search(text)
+
+
+def test_search_follows_new_and_deleted_messages(db: Path) -> None:
+    with Store(db) as store:
+        first = _exchange(store, "alpha question", "alpha answer")
+        second = _exchange(store, "beta question", "alpha too")
+        assert [s.id for s in store.search("alpha")] == [second, first]
+        assert store.delete(second) is True
+        assert store.delete(second) is False
+        assert [s.id for s in store.search("alpha")] == [first]
+        assert store.conversation(second) is None
+    with sqlite3.connect(db) as raw:
+        assert raw.execute(
+            "SELECT count(*) FROM messages WHERE conversation_id = ?", (second,)
+        ).fetchone() == (0,)
+        assert raw.execute("SELECT count(*) FROM exchanges").fetchone() == (1,)
+
+
+def test_the_search_migration_indexes_an_existing_history(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:1])
+    with Store(db) as store:
+        old = _exchange(store, "an old question about timeouts", "answer")
+        assert store.migrations == ["m001_initial"]
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS)
+    with Store(db) as store:
+        assert [s.id for s in store.search("timeouts")] == [old]

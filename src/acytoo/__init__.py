@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ._lazy import lazy_getattr
 
 if TYPE_CHECKING:
+    from ._chat_completion import ChatCompletion, Provider
     from ._transport import RetryPolicy, Timeout, aclose_sessions, set_max_connections
     from .errors import (
         AcytooError,
@@ -55,6 +56,7 @@ _LOCATIONS = {
     "AsyncResult": ".typing",
     "AuthenticationError": ".errors",
     "BadRequestError": ".errors",
+    "ChatCompletion": "._chat_completion",
     "ConnectError": ".errors",
     "ConnectTimeout": ".errors",
     "CreateResult": ".typing",
@@ -68,6 +70,7 @@ _LOCATIONS = {
     "OpenAICompatible": ".providers",
     "PermissionDeniedError": ".errors",
     "provider_name": ".providers",
+    "Provider": "._chat_completion",
     "ProviderType": ".providers",
     "ProxyError": ".errors",
     "RateLimitError": ".errors",
@@ -94,6 +97,7 @@ __all__ = [
     "AsyncResult",
     "AuthenticationError",
     "BadRequestError",
+    "ChatCompletion",
     "ConnectError",
     "ConnectTimeout",
     "CreateResult",
@@ -106,6 +110,7 @@ __all__ = [
     "NotFoundError",
     "OpenAICompatible",
     "PermissionDeniedError",
+    "Provider",
     "ProviderType",
     "ProxyError",
     "RateLimitError",

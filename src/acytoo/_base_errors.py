@@ -12,7 +12,13 @@ __all__ = ["AcytooError", "AllProvidersFailedError", "InvalidRequestError", "Str
 
 
 class AcytooError(Exception):
-    """Base class of every error acytoo raises."""
+    """Base class of every error acytoo raises.
+
+    ``attempts`` is how many times the request was sent before this error
+    was raised (more than 1 when it was retried, see ``max_retries``).
+    """
+
+    attempts: int = 1
 
 
 class InvalidRequestError(AcytooError, ValueError):

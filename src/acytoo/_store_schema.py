@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-__all__ = ["MIGRATIONS"]
+__all__ = ["MIGRATIONS", "fts5_available"]
 
 
 def _m001_initial(db: sqlite3.Connection) -> None:
@@ -59,7 +59,58 @@ def _m001_initial(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX conversations_by_update ON conversations(updated_at)")
 
 
+def fts5_available(db: sqlite3.Connection) -> bool:
+    """True when this SQLite has the FTS5 extension (nearly every build does)."""
+    row = db.execute("SELECT sqlite_compileoption_used('ENABLE_FTS5')").fetchone()
+    if row is not None and row[0]:
+        return True
+    try:
+        db.execute("CREATE VIRTUAL TABLE temp._fts5_probe USING fts5(x)")
+    except sqlite3.OperationalError:
+        return False
+    db.execute("DROP TABLE temp._fts5_probe")
+    return True
+
+
+def _m002_message_search(db: sqlite3.Connection) -> None:
+    # A full-text index over message contents for `acytoo logs -q`, kept in
+    # step by triggers; it stores no second copy of the text (content=messages).
+    # Without FTS5 the search falls back to LIKE (see Store.search).
+    if not fts5_available(db):
+        return
+    db.execute(
+        "CREATE VIRTUAL TABLE messages_fts USING fts5("
+        "content, content='messages', content_rowid='id')"
+    )
+    db.execute("INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages")
+    db.execute(
+        """
+        CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+            INSERT INTO messages_fts (messages_fts, rowid, content)
+                VALUES ('delete', old.id, old.content);
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+            INSERT INTO messages_fts (messages_fts, rowid, content)
+                VALUES ('delete', old.id, old.content);
+            INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
+        END
+        """
+    )
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite3.Connection], None]], ...] = (
     ("m001_initial", _m001_initial),
+    ("m002_message_search", _m002_message_search),
 )
 """Every schema change, oldest first; the schema version is their count."""

@@ -359,6 +359,43 @@ class Store:
             for row in rows
         ]
 
+    def search(self, text: str, limit: int | None = 20) -> list[ConversationSummary]:
+        """Conversations with a message containing every word of ``text``, newest first.
+
+        Words match whole (case and accents ignored) through the FTS5 index;
+        ``text`` is taken literally, never as FTS5 query syntax.
+        """
+        words = text.split()
+        if not words:
+            return []
+        has_index = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'messages_fts'"
+        ).fetchone()
+        if has_index:
+            query = " ".join('"' + word.replace('"', '""') + '"' for word in words)
+            matching = (
+                "SELECT DISTINCT m.conversation_id FROM messages_fts f "
+                "JOIN messages m ON m.id = f.rowid WHERE messages_fts MATCH ?"
+            )
+            params: list[Any] = [query]
+        else:
+            escaped = [
+                w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for w in words
+            ]
+            matching = "SELECT DISTINCT conversation_id FROM messages WHERE " + " AND ".join(
+                "content LIKE ? ESCAPE '\\'" for _ in escaped
+            )
+            params = [f"%{word}%" for word in escaped]
+        ids = {int(row[0]) for row in self._db.execute(matching, params)}
+        found = [summary for summary in self.recent(None) if summary.id in ids]
+        return found if limit is None else found[:limit]
+
+    def delete(self, conversation_id: int) -> bool:
+        """Delete a conversation with its messages and exchanges; False if there was none."""
+        with self._write() as db:
+            cursor = db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+        return cursor.rowcount > 0
+
     def export(self, conversation_id: int) -> dict[str, Any] | None:
         """The conversation as a JSON-ready dict, or ``None``."""
         conversation = self.conversation(conversation_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -200,3 +202,54 @@ def test_python_dash_m_and_the_console_script_agree(cli: CLI) -> None:
         [str(script), "--version"], capture_output=True, text=True, env=cli.env, timeout=60
     )
     assert result.stdout == cli.run("--version").stdout
+
+
+# --- installed without the [cli] extra ------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [["chat", "hi"], ["--help"], []])
+def test_without_the_cli_extra_one_line_says_what_to_install(cli: CLI, args: list[str]) -> None:
+    # click made unimportable, as in an environment without the extra.
+    code = (
+        "import sys; sys.modules['click'] = None\n"
+        f"from acytoo.cli import main; sys.argv[1:] = {args!r}; main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=cli.env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    line = single_line(result.stderr)
+    assert line.startswith("acytoo: the command line needs the [cli] extra (click is missing)")
+    assert "pip install -e '.[cli]'" in line
+    assert f"acytoo-{acytoo.__version__}-py3-none-any.whl[cli]" in line
+    assert result.stdout == ""
+
+
+def test_the_offline_fallback_is_announced_once(cli: CLI, tmp_path: Path) -> None:
+    first = cli.run("chat", "rate limit")
+    assert first.returncode == 0
+    assert "answering with the built-in offline assistant" in single_line(first.stderr)
+    for args in (("chat", "rate limit"), ("chat", "--no-log", "timeout")):
+        again = cli.run(*args)
+        assert again.returncode == 0
+        assert again.stderr == ""
+    # It is remembered next to the history: another database directory hears it again.
+    elsewhere = cli.run("chat", "hi", env={"ACYTOO_DB": str(tmp_path / "other" / "logs.db")})
+    assert "offline assistant" in elsewhere.stderr
+
+
+def test_shell_completion_scripts_and_completions(cli: CLI) -> None:
+    script = cli.run(env={"_ACYTOO_COMPLETE": "bash_source"})
+    assert script.returncode == 0
+    assert "_acytoo_completion()" in script.stdout
+    for shell in ("zsh_source", "fish_source"):
+        assert cli.run(env={"_ACYTOO_COMPLETE": shell}).stdout
+    words = cli.run(
+        env={"_ACYTOO_COMPLETE": "bash_complete", "COMP_WORDS": "acytoo logs ", "COMP_CWORD": "2"}
+    )
+    assert words.stdout.split() == ["plain,export", "plain,path", "plain,rm", "plain,show"]

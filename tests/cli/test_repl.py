@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Callable, Iterator
 
 import pexpect
+import pyte
 import pytest
 
 from servers.acytoo_server import AcytooTestServer, Reply
@@ -146,6 +148,28 @@ def test_ctrl_c_stops_the_answer_keeps_it_and_returns_to_the_prompt(
         ("user", "go on", 0),
         ("assistant", "after", 0),
     ]
+
+
+def test_ctrl_c_shows_the_partial_answer_once(
+    cli: CLI, spawn: Spawn, threaded_acytoo_server: AcytooTestServer
+) -> None:
+    # What a person sees: the output replayed on a terminal emulator.
+    server = threaded_acytoo_server
+    server.reply(Reply(chunks=[b"partial-words "], ending="hold"))
+    child = spawn("--url", server.url)
+    seen = io.StringIO()
+    child.logfile_read = seen
+    child.send("tell me a long story\r")
+    child.expect("partial-words")
+    child.send(CTRL_C)
+    child.expect(re.escape("[interrupted]"))
+    child.expect(PROMPT)
+    screen = pyte.Screen(120, 40)
+    pyte.Stream(screen).feed(seen.getvalue())
+    lines = [line.rstrip() for line in screen.display]
+    assert sum("partial-words" in line for line in lines) == 1, lines
+    assert not any("^C" in line for line in lines), lines
+    assert exit_with_ctrl_d(child) == 0
 
 
 def test_ctrl_c_at_the_prompt_clears_the_line(

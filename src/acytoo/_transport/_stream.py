@@ -275,6 +275,7 @@ async def _send(
                 continue
             error = translate_error(exc, str(request.url), in_body=False, trace=trace)
             if attempt >= options.retry.max_retries or not _retryable(error):
+                error.attempts = attempt + 1
                 if isinstance(exc, errors.AcytooError):
                     raise
                 raise error from exc

@@ -24,6 +24,10 @@ __all__ = ["ChatSession", "describe_error", "report_error"]
 def describe_error(exc: BaseException, secrets: list[str]) -> str:
     """One line saying what went wrong, without secrets."""
     message = str(exc) or type(exc).__name__
+    attempts = getattr(exc, "attempts", 1)
+    if isinstance(attempts, int) and attempts > 1:
+        # The retries are why it took this long (see --max-retries).
+        message = f"{message} (after {attempts} attempts)"
     return redact(one_line(message), secrets)
 
 

@@ -47,7 +47,34 @@ _FALLBACK_NOTICE = (
     help="Seconds to wait for the connection and between chunks.",
 )
 @click.option("--key", help="API key for the service (prefer ACYTOO_KEY: flags show in ps).")
-@click.option("--password", help="Password of a protected acytoo server (or ACYTOO_PASSWORD).")
+@click.option(
+    "--password",
+    help="Password of a protected acytoo server (or ACYTOO_PASSWORD); with an "
+    "OpenAI-compatible URL and no --key it is sent as the Bearer key.",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Longest answer, in tokens (OpenAI-compatible services).",
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Retries of a failure before the first byte (default 2; 0: none). Worst case "
+    "before giving up: (N+1) x --timeout, plus waits of 0.5 s, 1 s, 2 s, ... between tries.",
+)
+@click.option(
+    "-o",
+    "--option",
+    "options",
+    type=(str, str),
+    multiple=True,
+    metavar="NAME VALUE",
+    help="A provider option, repeatable: -o max_tokens 200. VALUE is read as JSON "
+    "(a number, true, false, null) when it is one, else as text.",
+)
 @click.option("--no-stream", is_flag=True, help="Print the answer only once it is complete.")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object: text, model, timings, ids."
@@ -68,6 +95,9 @@ def chat(
     timeout: float | None,
     key: str | None,
     password: str | None,
+    max_tokens: int | None,
+    max_retries: int | None,
+    options: tuple[tuple[str, str], ...],
     no_stream: bool,
     as_json: bool,
     continue_: bool,
@@ -115,15 +145,17 @@ def chat(
             password=password,
         )
     )
-    from ._provider import provider_call
+    from ._provider import provider_call, with_options
 
-    call = provider_call(target)
+    call = with_options(
+        provider_call(target), options, max_tokens=max_tokens, max_retries=max_retries
+    )
 
     store = _open_store(no_log, reading=continue_ or cid is not None)
     try:
         conversation = _conversation_to_continue(store, continue_, cid)
         session = _session(call, target, model, system, store if not no_log else None, conversation)
-        if target.fallback:
+        if target.fallback and _first_fallback():
             from .config import config_path
 
             notice(
@@ -142,6 +174,25 @@ def chat(
             store.close()
     if code:
         raise click.exceptions.Exit(code)
+
+
+# Remembered next to the history database, so the fallback notice is said once.
+_FALLBACK_MARKER = "offline-notice-shown"
+
+
+def _first_fallback() -> bool:
+    """True the first time the offline assistant answers for lack of a configured service."""
+    from ..store import default_db_path
+
+    marker = default_db_path().parent / _FALLBACK_MARKER
+    if marker.exists():
+        return False
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        pass  # nowhere to remember it: say it every time rather than never
+    return True
 
 
 def _read_piped_stdin() -> str | None:

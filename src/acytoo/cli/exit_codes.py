@@ -14,6 +14,7 @@ import sys
 from .._base_errors import AllProvidersFailedError, InvalidRequestError, StreamError
 
 __all__ = [
+    "BROKEN_PIPE",
     "CONNECT",
     "EPILOG",
     "ERROR",
@@ -42,12 +43,15 @@ INTERRUPTED = 130
 """Stopped with Ctrl-C (128 + SIGINT, the shell's convention)."""
 TERMINATED = 143
 """Stopped by SIGTERM while an answer streamed (128 + SIGTERM); the partial answer is kept."""
+BROKEN_PIPE = 141
+"""The reader of stdout went away (``| head -1``): output ends quietly, with the
+status the shell gives any tool a closed pipe stops (128 + SIGPIPE)."""
 
 EPILOG = (
     "Exit codes: 0 ok; 1 other error; 2 usage (bad option, temperature, URL or "
     "conversation id); 3 cannot connect or timed out; 4 HTTP error status from the "
-    "service; 5 the answer broke off mid-stream; 130 interrupted (Ctrl-C); 143 "
-    "terminated (SIGTERM)."
+    "service; 5 the answer broke off mid-stream; 130 interrupted (Ctrl-C); 141 "
+    "stdout closed by its reader (| head); 143 terminated (SIGTERM)."
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,7 +14,7 @@ from . import exit_codes
 if TYPE_CHECKING:
     from ..store import Conversation, Store
 
-__all__ = ["logs"]
+__all__ = ["logs", "markdown"]
 
 _FIRST_WORDS = 60
 
@@ -22,9 +22,21 @@ _FIRST_WORDS = 60
 @click.group(invoke_without_command=True, epilog=exit_codes.EPILOG)
 @click.option("-n", "--count", default=20, show_default=True, help="How many (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="Export them, with their messages, as JSON.")
+@click.option(
+    "-q",
+    "--query",
+    metavar="TEXT",
+    help="Only conversations with a message containing these words.",
+)
 @click.pass_context
-def logs(ctx: click.Context, count: int, as_json: bool) -> None:
+def logs(ctx: click.Context, count: int, as_json: bool, query: str | None) -> None:
     """List recent conversations: id, time, model and first words.
+
+    \b
+      acytoo logs -q "socks proxy"          conversations mentioning both words
+      acytoo logs show ID                   one conversation
+      acytoo logs export ID --format json   one conversation as Markdown or JSON
+      acytoo logs rm ID                     delete one
 
     The history lives in $ACYTOO_DB, else $XDG_DATA_HOME/acytoo/logs.db
     (see `acytoo logs path`).
@@ -41,13 +53,19 @@ def logs(ctx: click.Context, count: int, as_json: bool) -> None:
             click.echo("No conversations yet.", err=True)
         return
     with store:
-        summaries = store.recent(count or None)
+        if query is not None:
+            summaries = store.search(query, count or None)
+        else:
+            summaries = store.recent(count or None)
         if as_json:
             exported = [store.export(summary.id) for summary in summaries]
             click.echo(json.dumps(exported, ensure_ascii=False, indent=2))
             return
     if not summaries:
-        click.echo("No conversations yet.", err=True)
+        click.echo(
+            "No conversations yet." if query is None else f"No conversation matches {query!r}.",
+            err=True,
+        )
         return
     width = max(len(str(s.id)) for s in summaries)
     model_width = min(28, max(len(s.model or "-") for s in summaries))
@@ -77,6 +95,65 @@ def show(conversation_id: str, as_json: bool) -> None:
         conversation = store.conversation(wanted)
     assert conversation is not None
     _print_conversation(conversation)
+
+
+@logs.command()
+@click.argument("conversation_id", metavar="ID")
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["markdown", "json"]),
+    default="markdown",
+    show_default=True,
+    help="Markdown to read or share, JSON with every detail.",
+)
+def export(conversation_id: str, format_: str) -> None:
+    """Print conversation ID (or `latest`) as Markdown or JSON."""
+    store = _open(create=False)
+    if store is None:
+        raise click.UsageError("there are no conversations yet")
+    with store:
+        wanted = _conversation_id(store, conversation_id)
+        data = store.export(wanted)
+    assert data is not None
+    if format_ == "json":
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write(markdown(data))
+        sys.stdout.flush()
+
+
+@logs.command()
+@click.argument("conversation_id", metavar="ID")
+def rm(conversation_id: str) -> None:
+    """Delete conversation ID (or `latest`) with all its messages."""
+    store = _open(create=False)
+    if store is None:
+        raise click.UsageError("there are no conversations yet")
+    with store:
+        wanted = _conversation_id(store, conversation_id)
+        store.delete(wanted)
+    click.echo(f"Deleted conversation {wanted}.", err=True)
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """An exported conversation as Markdown: a title line, then one section per message.
+
+    Message text is Markdown already and is kept as written.
+    """
+    lines = [f"# Conversation {data['id']}", ""]
+    details = [f"started {data['created_at']}"]
+    if data.get("model"):
+        details.append(f"model `{data['model']}`")
+    if data.get("provider"):
+        details.append(f"via {data['provider']}")
+    lines += [", ".join(details), ""]
+    for message in data["messages"]:
+        heading = message["role"].capitalize()
+        if message.get("incomplete"):
+            heading += " (incomplete)"
+        lines += [f"## {heading}", "", message["content"].rstrip("\n"), ""]
+    return "\n".join(lines)
 
 
 @logs.command()

@@ -46,6 +46,43 @@ def debug_enabled() -> bool:
     return _debug or os.environ.get("ACYTOO_DEBUG", "") not in ("", "0")
 
 
+class _NoEcho:
+    """Keystrokes are not echoed while an answer is drawn live (Unix terminals).
+
+    The terminal echoes Ctrl-C as ``^C`` at the cursor, which sits at the end
+    of the live area: the echo wraps to a new line, rich then redraws the
+    answer from there, and the partial answer shows twice. Typed-ahead text
+    is still read by the next prompt, it is only not shown twice either.
+    """
+
+    def __init__(self) -> None:
+        self._saved: list[Any] | None = None
+
+    def __enter__(self) -> None:
+        try:
+            import termios
+
+            fd = sys.stdin.fileno()
+            if not sys.stdin.isatty():
+                return
+            attributes = termios.tcgetattr(fd)
+            self._saved = list(attributes)
+            attributes[3] &= ~(termios.ECHO | termios.ECHOCTL)
+            termios.tcsetattr(fd, termios.TCSANOW, attributes)
+        except (ImportError, OSError, ValueError, AttributeError):
+            self._saved = None  # not a Unix terminal: nothing to do
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._saved is None:
+            return
+        import contextlib
+        import termios
+
+        with contextlib.suppress(OSError, ValueError):  # the terminal went away
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSANOW, self._saved)
+        self._saved = None
+
+
 class Renderer(Protocol):
     """Shows one answer: ``start``, then ``chunk`` per piece, then ``finish``."""
 
@@ -110,6 +147,7 @@ class RichRenderer:
         self._newline_after = newline_after
         self._printed = 0  # characters already printed as finished blocks
         self._text = ""
+        self._no_echo = _NoEcho()
 
     def start(self) -> None:
         """Show the spinner."""
@@ -122,6 +160,7 @@ class RichRenderer:
             refresh_per_second=_REFRESH_PER_SECOND,
             vertical_overflow="visible",
         )
+        self._no_echo.__enter__()
         self._live.start()
 
     def chunk(self, text: str) -> None:
@@ -154,8 +193,11 @@ class RichRenderer:
                 from rich.text import Text
 
                 self._live.update(Text(""), refresh=True)
-            self._live.stop()
-            self._live = None
+            try:
+                self._live.stop()
+            finally:
+                self._live = None
+                self._no_echo.__exit__(None, None, None)
         elif text:
             self.console.print(self._markdown)
         if self._newline_after:

@@ -15,7 +15,10 @@ Scoring, for a section ``d`` and a query term ``t`` with weight ``q``::
 ``tf`` counts the term in the section's text plus its heading path, the
 section's own heading counting :data:`HEADING_BOOST` times and the headings
 above it :data:`PARENT_HEADING_BOOST` times: a section titled "Proxies" is
-about proxies even if the word appears only twice in its text.
+about proxies even if the word appears only twice in its text. A flag the
+section defines (``| `--timeout N` |`` in a table, or a list item) counts :data:`FLAG_BOOST` more times, and the
+section's aliases (the words users say for it, see ``_docs_aliases.py``)
+:data:`ALIAS_BOOST` times.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "ALIAS_BOOST",
+    "FLAG_BOOST",
     "HEADING_BOOST",
     "K1",
     "PARENT_HEADING_BOOST",
@@ -43,6 +48,8 @@ K1 = 1.2
 B = 0.75
 HEADING_BOOST = 5
 PARENT_HEADING_BOOST = 1
+FLAG_BOOST = 5
+ALIAS_BOOST = 2
 _WEIGHT_DIGITS = 4
 
 # Function words and question scaffolding: they say nothing about which
@@ -73,6 +80,10 @@ _COMPOUND = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)+")
 _LETTERS_THEN_DIGITS = re.compile(r"([a-z]{3,})[0-9]+")
 _DOUBLED = re.compile(r"([bdfgkmnprt])\1$")
 _VOWEL = re.compile(r"[aeiouy]")
+# Where a flag is defined rather than mentioned: the first cell of a table
+# row or the start of a list item ("| `-t`, `--timeout N` |", "- `--proxy URL`").
+_DEFINITION = re.compile(r"^[ \t]*(?:\|([^|\n]*)\||[-*][ \t]+`([^`\n]*)`)", re.MULTILINE)
+_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)")
 
 
 def stem(word: str) -> str:
@@ -92,6 +103,8 @@ def stem(word: str) -> str:
         word = word[:-1]
     if word.endswith("bility"):
         word = word[:-6] + "ble"  # compatibility -> compatible
+    elif word.endswith("ction") and len(word) > 6:
+        word = word[:-3]  # connection -> connect, protection -> protect
     for suffix in ("ations", "ation", "ing", "ed", "ly"):
         if word.endswith(suffix):
             base = word[: -len(suffix)]
@@ -123,20 +136,30 @@ def terms(text: str) -> list[str]:
 
 def build_postings(
     documents: Sequence[tuple[str, Sequence[str], str]],
+    aliases: Sequence[str] | None = None,
 ) -> tuple[dict[str, float], dict[str, list[float]]]:
     """Precompute BM25 weights for ``documents`` given as ``(text, parent_headings, heading)``.
 
-    Returns ``(idf, postings)``: the IDF of every term, and for every term a
-    flat list ``[doc, weight, doc, weight, ...]`` in document order.
+    ``aliases`` (one string per document, optional) are other words for what
+    the document is about. Returns ``(idf, postings)``: the IDF of every term,
+    and for every term a flat list ``[doc, weight, doc, weight, ...]`` in
+    document order.
     """
     counts: list[Counter[str]] = []
-    for text, parents, heading in documents:
+    for position, (text, parents, heading) in enumerate(documents):
         counter = Counter(terms(text))
         for _ in range(HEADING_BOOST):
             counter.update(terms(heading))
         for _ in range(PARENT_HEADING_BOOST):
             for parent in parents:
                 counter.update(terms(parent))
+        defined = " ".join("".join(cells) for cells in _DEFINITION.findall(text.lower()))
+        for flag in dict.fromkeys(_FLAG.findall(defined)):
+            for _ in range(FLAG_BOOST):
+                counter.update(terms(flag.replace("-", " ")))
+        if aliases is not None and aliases[position]:
+            for _ in range(ALIAS_BOOST):
+                counter.update(terms(aliases[position]))
         counts.append(counter)
     total = len(counts)
     lengths = [sum(counter.values()) for counter in counts]
@@ -217,6 +240,53 @@ class SearchIndex:
                 section,
                 score,
                 covered.get(section, 0.0) / focus_mass if focus_mass else 0.0,
+                score / ceiling if ceiling else 0.0,
+            )
+            for section, score in scores.items()
+        ]
+        matches.sort(key=lambda match: (-match.score, match.section))
+        return matches
+
+    def search_groups(self, groups: Sequence[tuple[Mapping[str, float], bool]]) -> list[Match]:
+        """Sections scored for term ``groups``, best first, ties in document order.
+
+        Each group is ``(terms, specific)``: a word of the question and its
+        synonyms, each term with its query weight. A group adds the best of its
+        terms' weighted scores to a section (a synonym never counts twice), and
+        ``coverage`` is the share of the *specific* groups' IDF mass (a group's
+        IDF is its best-known term's) that a section contains.
+        """
+        scores: dict[int, float] = {}
+        covered: dict[int, float] = {}
+        mass = 0.0
+        ceiling = 0.0
+        for members, specific in groups:
+            best: dict[int, float] = {}
+            known = [self.idf[term] for term in members if term in self.idf]
+            # An unknown word is as specific as a word can be: it counts fully
+            # against coverage, so "python snake" does not match on "python".
+            group_mass = self.idf.get(next(iter(members)), max(known, default=self.unknown_idf))
+            if specific:
+                mass += group_mass
+                ceiling += (K1 + 1.0) * max(known, default=0.0)
+            for term, weight in members.items():
+                posting = self.postings.get(term)
+                if not posting:
+                    continue
+                for position in range(0, len(posting), 2):
+                    section = int(posting[position])
+                    value = weight * posting[position + 1]
+                    if value > best.get(section, 0.0):
+                        best[section] = value
+            for section, value in best.items():
+                scores[section] = scores.get(section, 0.0) + value
+                if specific:
+                    covered[section] = covered.get(section, 0.0) + group_mass
+        matches = [
+            Match(
+                section,
+                score,
+                min(1.0, covered.get(section, 0.0) / mass) if mass else 0.0,
                 score / ceiling if ceiling else 0.0,
             )
             for section, score in scores.items()

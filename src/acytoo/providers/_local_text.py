@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["GREETING", "NO_MATCH", "THANKS", "model_note"]
+__all__ = ["GREETING", "NO_MATCH", "THANKS", "cannot_do", "model_note"]
 
 _REAL_MODEL = """\
 To talk to a real model instead, tell acytoo where one runs:
@@ -49,3 +49,21 @@ def model_note(model: str) -> str:
         f"\n(You asked for model `{model}`, but this is the offline assistant "
         "`acytoo-docs-offline`: it answers only from acytoo's documentation.)\n"
     )
+
+
+def cannot_do(task: str) -> str:
+    """The plain answer to a request the offline assistant cannot carry out."""
+    return f"""\
+I can't {task}: I'm acytoo's offline assistant (`acytoo-docs-offline`), not a \
+language model. I only quote acytoo's documentation, so I can't read, review, \
+summarize, translate or write text for you.
+
+{_REAL_MODEL}
+For example, to have a local model review a diff:
+
+```sh
+git diff | acytoo chat --provider openai --url http://localhost:11434/v1 -m llama3.2 "review this"
+```
+
+Or ask me about acytoo, for example "how do I use a model running on my own machine?"
+"""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
 
 from yarl import URL
 
@@ -18,11 +19,18 @@ from ._http import (
     parse_base_url,
     transport_options,
 )
-from .base import AsyncGeneratorProvider, validate_messages, validate_temperature
+from .base import (
+    AsyncGeneratorProvider,
+    alias_option,
+    validate_messages,
+    validate_temperature,
+)
 
 __all__ = ["Acytoo"]
 
 DEFAULT_URL = "https://chat.acytoo.com"
+_A = TypeVar("_A", bound="Acytoo")
+
 DEFAULT_MODEL = "gpt-3.5-turbo"
 URL_ENVIRONMENT_VARIABLE = "ACYTOO_URL"
 _PAYLOAD_OPTIONS = ("key", "password", "model")
@@ -52,7 +60,8 @@ class Acytoo(AsyncGeneratorProvider):
     """Streams answers from an Acytoo-protocol service (``POST {url}/api/completions``).
 
     Options (keyword arguments): ``url`` (base URL; also the ``ACYTOO_URL``
-    environment variable), ``key`` (your own upstream API key), ``password``
+    environment variable; ``base_url`` is the same option, as
+    :class:`~acytoo.OpenAICompatible` spells it), ``key`` (your own upstream API key), ``password``
     (for a password-protected server), ``temperature`` (0-2, default 0.5),
     ``timeout`` (seconds or :class:`~acytoo.Timeout`), ``max_retries``,
     ``retry_policy`` and ``session`` (an ``aiohttp.ClientSession`` to use
@@ -68,6 +77,16 @@ class Acytoo(AsyncGeneratorProvider):
 
     _create_header = staticmethod(_create_header)
     _create_payload = staticmethod(_create_payload)
+
+    @classmethod
+    def options(cls, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """The call's options over the defaults; ``base_url`` is another spelling of ``url``."""
+        return alias_option(super().options(kwargs), "url", "base_url")
+
+    @classmethod
+    def configure(cls: type[_A], name: str | None = None, **options: Any) -> type[_A]:
+        """A subclass whose calls default to ``options``; ``url=`` (or ``base_url=``) sets ``url``."""
+        return super().configure(name, **alias_option(dict(options), "url", "base_url"))
 
     @classmethod
     async def create_async_generator(

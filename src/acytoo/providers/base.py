@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import functools
 import math
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol, TypeVar, cast, runtime_checkable
 
 from .._base_errors import InvalidRequestError
 from .._sync import iterate_in_background, run_in_background
@@ -15,10 +16,12 @@ from ..typing import AsyncResult, CreateResult, Messages
 __all__ = [
     "AsyncGeneratorProvider",
     "ProviderType",
+    "alias_option",
     "answer_in_background",
     "closing",
     "collect",
     "join_answer",
+    "model_once",
     "provider_name",
     "validate_messages",
     "validate_temperature",
@@ -27,6 +30,46 @@ __all__ = [
 _P = TypeVar("_P", bound="AsyncGeneratorProvider")
 
 VALID_ROLES = frozenset({"system", "user", "assistant"})
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def model_once(method: _Method) -> _Method:
+    """``method`` raising :class:`InvalidRequestError` when ``model`` is given twice.
+
+    ``create_async_generator("gpt-3.5-turbo", messages, model="gpt-4")``
+    would otherwise fail with Python's bare ``TypeError: got multiple values
+    for argument 'model'``. The model is the first argument; ``model=`` is
+    only accepted on its own (a keyword call), never as a second value.
+    """
+
+    @functools.wraps(method)
+    def checked(owner: Any, *args: Any, **kwargs: Any) -> Any:
+        if args and "model" in kwargs:
+            raise InvalidRequestError(
+                f"model given twice: {args[0]!r} as the first argument and "
+                f"model={kwargs['model']!r}; pass it once, as the first argument "
+                "(to set a default, use configure(model=...))"
+            )
+        return method(owner, *args, **kwargs)
+
+    return cast(_Method, checked)
+
+
+def alias_option(options: dict[str, Any], name: str, alias: str) -> dict[str, Any]:
+    """``options`` with ``alias`` renamed to ``name`` (``url`` and ``base_url`` are one option).
+
+    Both spellings with different values is an :class:`InvalidRequestError`.
+    """
+    if alias not in options:
+        return options
+    value = options.pop(alias)
+    if name in options and options[name] != value:
+        raise InvalidRequestError(
+            f"{name}={options[name]!r} and {alias}={value!r} are the same option; give one"
+        )
+    options[name] = value
+    return options
 
 
 @runtime_checkable
@@ -64,6 +107,16 @@ class AsyncGeneratorProvider(abc.ABC):
     default_options: ClassVar[Mapping[str, Any]] = {}
     """Keyword arguments applied to every call; see :meth:`configure`."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Every provider's own create_async_generator gets the same clear
+        # error for a model given twice (see model_once).
+        method = cls.__dict__.get("create_async_generator")
+        if isinstance(method, classmethod) and not hasattr(method.__func__, "__wrapped__"):
+            cls.create_async_generator = classmethod(  # type: ignore[method-assign,assignment]
+                model_once(method.__func__)
+            )
+
     @classmethod
     @abc.abstractmethod
     def create_async_generator(
@@ -72,6 +125,7 @@ class AsyncGeneratorProvider(abc.ABC):
         """Stream the answer to ``messages`` as text chunks."""
 
     @classmethod
+    @model_once
     async def create_async(
         cls, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
     ) -> str:
@@ -79,6 +133,7 @@ class AsyncGeneratorProvider(abc.ABC):
         return await join_answer(cls, model, messages, proxy, **kwargs)
 
     @classmethod
+    @model_once
     def create_completion(
         cls,
         model: str,

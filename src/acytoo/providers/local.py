@@ -17,13 +17,14 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, ClassVar
 
 from .._base_errors import InvalidRequestError
 from ..typing import AsyncResult, Messages
 from ._bm25 import Match, SearchIndex, terms
-from ._local_text import GREETING, NO_MATCH, THANKS, model_note
+from ._local_text import GREETING, NO_MATCH, THANKS, cannot_do, model_note
+from ._passages import most_relevant_first
+from ._query import Group, intents, query_groups, split_parts, task_request
 from .base import AsyncGeneratorProvider, validate_messages, validate_temperature
 
 __all__ = ["MODEL", "Local", "answer", "iter_chunks"]
@@ -46,14 +47,38 @@ MAX_PASSAGES = 3
 WORD_BUDGET = 400
 # Sections already cited earlier in the conversation make way for new ones.
 CITED_PENALTY = 0.5
-# A section whose whole title is in the question ("rate limit" -> "Rate
-# limiting") is what the question names; BM25 alone cannot tell it from a
+# A section whose whole title, or one of its aliases, is in the question
+# ("rate limit" -> "Rate limiting") is what the question names; BM25 alone cannot tell it from a
 # longer section using the same words, notably for words found everywhere.
 TITLE_MATCH_BOOST = 1.25
 # The README summarises what the docs pages explain in full: on a near tie,
 # the page is the better answer.
 OVERVIEW_FACTOR = 0.8
 OVERVIEW_SOURCES = frozenset({"README.md"})
+# A question that names its audience ("with the CLI", "in python") prefers
+# the sections written for it over the same topic for another audience
+# (`--proxy` rather than `proxy=`); sections for everyone are left alone.
+INTENT_BOOST = 1.4
+OFF_INTENT_FACTOR = 0.6
+# A question that names no audience, answered from one audience's page
+# ("set a timeout": the library's `timeout=`), also gets the best section for
+# another audience (the CLI's `--timeout`) when it scores this close.
+OTHER_AUDIENCE_RATIO = 0.4
+# "How do I ..." asks how to do something, which troubleshooting pages (what
+# an error means, what to do about it) answer less well than the page that
+# explains the feature; a question that quotes an error gets no such factor.
+HOW_TO_TROUBLESHOOTING_FACTOR = 0.8
+TROUBLESHOOTING_SOURCES = frozenset({"docs/troubleshooting.md"})
+_HOW_TO = re.compile(
+    r"^\W*(?:(?:hi|hello|hey|ok|so|and)\W+)?(?:how (?:do|can|could|should|would) (?:i|we|you|one)"
+    r"|how to|is there a way|can i|could i)\b",
+    re.IGNORECASE,
+)
+_MENTIONS_ERROR = re.compile(
+    r"\b(?:error|errors|fails?|failed|failing|warning|traceback|\d{3})\b|[a-z]Error\b", re.I
+)
+# At most this many parts of a multi-part question get their own passage.
+MAX_PARTS = 3
 
 _ACCEPTED_OPTIONS = frozenset(
     # Transport options are accepted so that Local can stand in for an HTTP
@@ -104,6 +129,10 @@ class DocSection:
     anchor: str
     path: tuple[str, ...]
     text: str
+    kind: str = ""
+    """The audience it is written for: ``cli``, ``server``, ``library`` or ``""`` (everyone)."""
+    names: tuple[frozenset[str], ...] = ()
+    """The terms of its heading and of each of its aliases (``_docs_aliases.py``)."""
 
     @property
     def title(self) -> str:
@@ -112,10 +141,6 @@ class DocSection:
     @property
     def label(self) -> str:
         return f"{self.source} § {self.title}"
-
-    @cached_property
-    def title_terms(self) -> frozenset[str]:
-        return frozenset(terms(self.title))
 
 
 @dataclass(frozen=True)
@@ -136,8 +161,10 @@ def load_index() -> DocsIndex:
         with open(INDEX_FILE, encoding="utf-8") as file:
             data = json.load(file)
         sections = [
-            DocSection(source, anchor, tuple(path), text)
-            for source, anchor, path, text in data["sections"]
+            DocSection(source, anchor, tuple(path), text, kind, tuple(frozenset(n) for n in names))
+            for (source, anchor, path, text), kind, names in zip(
+                data["sections"], data["kinds"], data["names"], strict=True
+            )
         ]
         _index = DocsIndex(sections, SearchIndex(len(sections), data["idf"], data["postings"]))
     return _index
@@ -203,14 +230,42 @@ def answer(messages: Messages, model: str = MODEL) -> str:
         return THANKS
     if kind == "greeting":
         return GREETING + note
+    task = task_request(question)
+    if task is not None:
+        return cannot_do(task) + note
     index = load_index()
-    matches = _rank(index, user_turns, _cited(messages))
+    cited = _cited(messages)
+    parts = split_parts(question)[:MAX_PARTS]
+    if len(parts) > 1:
+        matches = _rank_parts(index, user_turns[:-1], parts, cited)
+    else:
+        matches = _rank(index, user_turns, cited)
     if not matches:
         return NO_MATCH + note
+    focus = _focus_groups(index, user_turns)
     passages = [index.sections[match.section] for match in matches]
-    body = "\n\n".join(f"### {passage.title}\n\n{passage.text}" for passage in passages)
+    body = "\n\n".join(
+        f"### {passage.title}\n\n{most_relevant_first(passage.text, focus)}" for passage in passages
+    )
     sources = "; ".join(passage.label for passage in passages)
     return f"{body}\n\n{_SOURCES_PREFIX}{sources}\n"
+
+
+def _rank_parts(
+    index: DocsIndex, history: list[str], parts: list[str], cited: set[str]
+) -> list[Match]:
+    """The best passage for each part of a multi-part question, in the parts' order."""
+    whole = " ".join(parts)
+    chosen: list[Match] = []
+    for part in parts:
+        # "How do I use a proxy in python and how do I disable retries?": the
+        # second part is about the library too.
+        audience = intents(part) or intents(whole)
+        found = _rank(index, [*history, part], cited, audience)
+        fresh = [match for match in found if match.section not in {m.section for m in chosen}]
+        if fresh:
+            chosen.append(fresh[0])
+    return chosen
 
 
 def _small_talk(question: str) -> str | None:
@@ -225,48 +280,115 @@ def _small_talk(question: str) -> str | None:
     return None
 
 
-def _rank(index: DocsIndex, user_turns: list[str], cited: set[str]) -> list[Match]:
-    """The passages to answer with, best first (empty when nothing is relevant)."""
+def _focus_position(index: DocsIndex, user_turns: list[str]) -> int:
+    """Which user turn is the question: the last one with a searchable word.
+
+    A follow-up with no searchable word ("tell me more") asks about the
+    previous question again; cited sections then make way for new ones.
+    """
     idf = index.search.idf
-    turns = [terms(turn) for turn in user_turns]
-    focus = turns[-1] if turns else []
-    # A follow-up with no searchable word ("tell me more") asks about the
-    # previous question again; cited sections then make way for new ones.
-    position = len(turns) - 1
-    while position > 0 and not any(term in idf for term in focus):
+    position = len(user_turns) - 1
+    while position > 0 and not any(term in idf for term in terms(user_turns[position])):
         position -= 1
-        focus = turns[position]
-    weights: dict[str, float] = {}
-    for distance, turn_terms in enumerate(reversed(turns[:position])):
+    return position
+
+
+def _focus_groups(index: DocsIndex, user_turns: list[str]) -> list[Group]:
+    if not user_turns:
+        return []
+    return query_groups(user_turns[_focus_position(index, user_turns)])
+
+
+def _rank(
+    index: DocsIndex,
+    user_turns: list[str],
+    cited: set[str],
+    audience: frozenset[str] | None = None,
+) -> list[Match]:
+    """The passages to answer with, best first (empty when nothing is relevant)."""
+    if not user_turns:
+        return []
+    position = _focus_position(index, user_turns)
+    focus = query_groups(user_turns[position])
+    words = {group.word for group in focus}
+    groups = [(group.terms, group.specific) for group in focus]
+    # Earlier user turns are context: weaker, and never required.
+    for distance, turn in enumerate(reversed(user_turns[:position])):
         weight = HISTORY_WEIGHT / 2**distance
-        for term in turn_terms:
-            weights[term] = max(weights.get(term, 0.0), weight)
-    for term in focus:
-        weights[term] = 1.0
-    focus_set = set(focus)
+        for group in query_groups(turn, weight):
+            if group.word not in words:
+                words.add(group.word)
+                groups.append((group.terms, False))
+    if audience is None:
+        audience = intents(user_turns[position])
+        if not audience and position > 0:
+            audience = intents(" ".join(user_turns[:position]))
+    focus_terms = {term for group in focus for term in group.terms}
+    question = user_turns[position]
+    how_to = _HOW_TO.match(question) is not None and not _MENTIONS_ERROR.search(question)
     matches = []
-    for match in index.search.search(weights, focus):
+    for match in index.search.search_groups(groups):
         section = index.sections[match.section]
         factor = CITED_PENALTY if section.label in cited else 1.0
-        if section.title_terms and section.title_terms <= focus_set:
-            factor *= TITLE_MATCH_BOOST
-        if section.source in OVERVIEW_SOURCES:
+        named = _name_factor(section, focus_terms)
+        factor *= named
+        if section.source in OVERVIEW_SOURCES and not any(
+            len(name) > 1 and name <= focus_terms for name in section.names
+        ):
+            # Unless the question names it ("run tests": Development): then
+            # the summary is what was asked for. One word ("acytoo") is no name.
             factor *= OVERVIEW_FACTOR
+        if how_to and section.source in TROUBLESHOOTING_SOURCES:
+            factor *= HOW_TO_TROUBLESHOOTING_FACTOR
+        if audience and section.kind:
+            factor *= INTENT_BOOST if section.kind in audience else OFF_INTENT_FACTOR
         matches.append(Match(match.section, match.score * factor, match.coverage, match.strength))
     matches.sort(key=lambda match: (-match.score, match.section))
     relevant = [m for m in matches if m.coverage >= MIN_COVERAGE and m.strength >= MIN_STRENGTH]
+    if position < len(user_turns) - 1:
+        # "Tell me more": what was already quoted is not more.
+        fresh = [m for m in relevant if index.sections[m.section].label not in cited]
+        relevant = fresh or relevant
     if not relevant:
         return []
     chosen = [relevant[0]]
-    words = len(index.sections[relevant[0].section].text.split())
+    first_kind = index.sections[relevant[0].section].kind
+    if not audience and first_kind:
+        other = next(
+            (
+                match
+                for match in relevant[1:]
+                if index.sections[match.section].kind not in {"", first_kind}
+            ),
+            None,
+        )
+        if other is not None and other.score >= OTHER_AUDIENCE_RATIO * relevant[0].score:
+            chosen.append(other)
+    length = sum(len(index.sections[match.section].text.split()) for match in chosen)
     for match in relevant[1 : MAX_PASSAGES * 3]:
+        if match in chosen:
+            continue
         if len(chosen) == MAX_PASSAGES or match.score < RELATED_RATIO * relevant[0].score:
             break
-        length = len(index.sections[match.section].text.split())
-        if words + length <= WORD_BUDGET:
+        extra = len(index.sections[match.section].text.split())
+        if length + extra <= WORD_BUDGET:
             chosen.append(match)
-            words += length
+            length += extra
     return chosen
+
+
+def _name_factor(section: DocSection, focus_terms: set[str]) -> float:
+    """How much the question names the section: its heading or an alias, in whole or in part.
+
+    A whole name in the question gives :data:`TITLE_MATCH_BOOST`; most of a
+    long heading ("The answer comes from the offline assistant instead of my
+    model") nearly as much, a word or two of it little.
+    """
+    best = 0.0
+    for name in section.names:
+        share = len(name & focus_terms) / len(name)
+        best = max(best, share * share)
+    return 1.0 + (TITLE_MATCH_BOOST - 1.0) * best
 
 
 def _cited(messages: Messages) -> set[str]:

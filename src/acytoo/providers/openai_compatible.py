@@ -14,7 +14,7 @@ import contextlib
 import enum
 import json
 import os
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from yarl import URL
@@ -25,7 +25,7 @@ from ..errors import InvalidRequestError, StreamError, TransportError
 from ..typing import AsyncResult, Messages
 from ._env_keys import BASE_URL_ENVIRONMENT_VARIABLE, environment_api_key
 from ._http import check_options, join_path, parse_base_url, transport_options
-from .base import AsyncGeneratorProvider, validate_messages, validate_temperature
+from .base import AsyncGeneratorProvider, alias_option, validate_messages, validate_temperature
 
 __all__ = ["OpenAICompatible"]
 
@@ -47,7 +47,8 @@ class OpenAICompatible(AsyncGeneratorProvider):
     """Streams answers from an OpenAI-compatible ``POST {base_url}/chat/completions``.
 
     Options (keyword arguments, or defaults set with :meth:`configure`):
-    ``base_url`` (default: ``OPENAI_BASE_URL``, else OpenAI's), ``api_key``
+    ``base_url`` (or ``url``, as :class:`~acytoo.Acytoo` spells it; default:
+    ``OPENAI_BASE_URL``, else OpenAI's), ``api_key``
     (default: ``OPENAI_API_KEY``, but only to OpenAI's API or to
     ``OPENAI_BASE_URL``'s origin; sent as ``Authorization: Bearer``, omitted
     when empty), ``temperature`` (0-2), ``max_tokens`` (a positive integer),
@@ -70,6 +71,11 @@ class OpenAICompatible(AsyncGeneratorProvider):
     supports_gpt_35_turbo: ClassVar[bool] = True
     supports_gpt_4: ClassVar[bool] = True
     default_model: ClassVar[str] = DEFAULT_MODEL
+
+    @classmethod
+    def options(cls, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """The call's options over the defaults; ``url`` is another spelling of ``base_url``."""
+        return alias_option(super().options(kwargs), "base_url", "url")
 
     @classmethod
     def configure(cls: type[_O], name: str | None = None, **options: Any) -> type[_O]:

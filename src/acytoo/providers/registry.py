@@ -57,6 +57,9 @@ class ProviderKind:
     forwards_max_tokens: bool = False
     reported_model: str | None = None
     url_suffix: str | None = None
+    password_as_key: bool = False
+    """Send a password as the API key when no key is given (an acytoo server's
+    ``/v1`` takes its password as the Bearer key)."""
 
     @property
     def needs_url(self) -> bool:
@@ -82,6 +85,8 @@ class ProviderKind:
     ) -> dict[str, Any]:
         """The provider's keyword arguments for these settings; what it cannot take is left out."""
         options: dict[str, Any] = {}
+        if self.password_as_key and not key:
+            key = password
         for option, value in (
             (self.url_option, url),
             (self.key_option, key),
@@ -149,6 +154,7 @@ register(
         key_option="api_key",
         forwards_max_tokens=True,
         url_suffix="/v1",
+        password_as_key=True,
     )
 )
 register(

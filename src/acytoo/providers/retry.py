@@ -9,7 +9,14 @@ from typing import Any
 
 from .._base_errors import AllProvidersFailedError, InvalidRequestError
 from ..typing import CreateResult, Messages
-from .base import ProviderType, answer_in_background, closing, join_answer, provider_name
+from .base import (
+    ProviderType,
+    answer_in_background,
+    closing,
+    join_answer,
+    model_once,
+    provider_name,
+)
 
 __all__ = ["RetryProvider"]
 
@@ -82,6 +89,7 @@ class RetryProvider:
             self._rng.shuffle(providers)
         return providers
 
+    @model_once
     async def create_async_generator(
         self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
     ) -> AsyncGenerator[str, None]:
@@ -114,12 +122,14 @@ class RetryProvider:
         # Chained to the last failure, so a traceback shows where it came from.
         raise AllProvidersFailedError(failures) from failures[-1][1]
 
+    @model_once
     async def create_async(
         self, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
     ) -> str:
         """The whole answer as one string."""
         return await join_answer(self, model, messages, proxy, **kwargs)
 
+    @model_once
     def create_completion(
         self,
         model: str,
