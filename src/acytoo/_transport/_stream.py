@@ -63,7 +63,10 @@ class TransportOptions:
 
 @dataclass(frozen=True)
 class HTTPRequest:
-    """A JSON POST (or other method) to send; ``body=None`` sends no body (a GET)."""
+    """A JSON POST (or other method) to send; ``body=None`` sends no body (a GET).
+
+    ``body`` is serialised to JSON, except ``bytes``, which are sent as they are.
+    """
 
     url: URL
     headers: Mapping[str, str]
@@ -204,7 +207,7 @@ async def _send(
     session = options.session or await pooled_session(proxy)
     http_proxy = proxy if proxy is not None and proxy.scheme in HTTP_PROXY_SCHEMES else None
     timeout = _client_timeout(options.timeout)
-    data = None if request.body is None else json.dumps(request.body, ensure_ascii=False).encode()
+    data = _encode_body(request.body)
     attempt = 0
     while True:
         response: aiohttp.ClientResponse | None = None
@@ -244,6 +247,14 @@ async def _send(
             attempt += 1
             continue
         return response, first_chunk
+
+
+def _encode_body(body: object) -> bytes | None:
+    if body is None:
+        return None
+    if isinstance(body, bytes):
+        return body  # already JSON: a relayed request goes out byte for byte
+    return json.dumps(body, ensure_ascii=False).encode()
 
 
 @functools.lru_cache(maxsize=32)

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 from collections.abc import AsyncGenerator
+from contextlib import AbstractAsyncContextManager
 from typing import Any, ClassVar
 
 from yarl import URL
@@ -22,6 +23,7 @@ from .._transport import HTTPRequest, ResponseStream, SSEDecoder, open_stream
 from ..errors import InvalidRequestError, StreamError, TransportError
 from ..typing import AsyncResult, Messages
 from ._http import check_options, join_path, parse_base_url, transport_options
+from ._relay import check_relay_path
 from .base import AsyncGeneratorProvider, validate_messages, validate_temperature
 
 __all__ = ["OpenAICompatible"]
@@ -66,6 +68,8 @@ class OpenAICompatible(AsyncGeneratorProvider):
     supports_gpt_35_turbo: ClassVar[bool] = True
     supports_gpt_4: ClassVar[bool] = True
     default_model: ClassVar[str] = DEFAULT_MODEL
+    supports_relay: ClassVar[bool] = True
+    """Raw OpenAI-protocol requests can be relayed (:meth:`open_relay`)."""
 
     @classmethod
     def configure(cls, name: str | None = None, **options: Any) -> type[AsyncGeneratorProvider]:
@@ -115,6 +119,27 @@ class OpenAICompatible(AsyncGeneratorProvider):
             async with contextlib.aclosing(_stream_content(response)) as texts:
                 async for text in texts:
                     yield text
+
+    @classmethod
+    def open_relay(
+        cls, path: str, body: bytes, proxy: str | None = None, **kwargs: Any
+    ) -> AbstractAsyncContextManager[ResponseStream]:
+        """POST ``body`` (JSON bytes, unchanged) to ``{base_url}{path}``; see
+        :class:`~acytoo.providers._relay.RelayProvider`.
+
+        The answer is the upstream's own (an event stream or one JSON
+        document), opened after its first chunk; the same transport as
+        :meth:`create_async_generator` (pool, proxy, time limits, retries
+        before the first byte, status errors).
+        """
+        options = cls.options(kwargs)
+        check_options(cls.__name__, options, _OPTIONS)
+        request = HTTPRequest(
+            url=join_path(cls.base_url(options.get("base_url")), check_relay_path(path)),
+            headers=cls._headers(options, "application/json, text/event-stream"),
+            body=body,
+        )
+        return open_stream(request, transport_options(proxy, options))
 
     @classmethod
     async def list_models(cls, proxy: str | None = None, **kwargs: Any) -> list[str]:

@@ -18,7 +18,7 @@ from .acytoo_protocol import handle_completions
 from .backends import Backend, build_backend
 from .config import ServerConfig
 from .errors import RequestError, error_response
-from .openai_protocol import handle_chat_completions, handle_models
+from .openai_protocol import handle_chat_completions, handle_embeddings, handle_models
 from .ratelimit import RateLimiter
 from .service import Service
 from .state import SERVICE
@@ -65,6 +65,7 @@ def create_app(
 
     app.router.add_post("/api/completions", handle_completions)
     app.router.add_post("/v1/chat/completions", handle_chat_completions)
+    app.router.add_post("/v1/embeddings", handle_embeddings)
     app.router.add_get("/v1/models", handle_models)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi)

@@ -6,7 +6,9 @@ import hmac
 import itertools
 import random
 from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import APIStatusError
 from .backends import Backend
@@ -14,6 +16,9 @@ from .config import ServerConfig
 from .errors import RequestError, log_failure, provider_failure
 from .streaming import ChunkPump
 from .validation import CompletionRequest
+
+if TYPE_CHECKING:
+    from .._transport import ResponseStream
 
 __all__ = ["Answer", "Service"]
 
@@ -98,6 +103,18 @@ class Service:
             await pump.aclose()
             raise
         return Answer(self.backend.reported_model or model, first, pump)
+
+    def open_relay(self, path: str, body: bytes) -> AbstractAsyncContextManager[ResponseStream]:
+        """Send ``body`` to the backend's ``path`` unchanged, with the next upstream key.
+
+        Only for a backend with :attr:`Backend.relay`; entering waits for the
+        upstream's first chunk (failover and retries happen before it).
+        """
+        relay = self.backend.relay
+        if relay is None:
+            raise RequestError(400, "this server's backend cannot relay requests")
+        options = self.backend.call_options(self.upstream_key(""), None)
+        return relay.open_relay(path, body, **options)
 
     async def list_models(self) -> list[str]:
         """The allow-list when there is one, else what the backend offers."""
