@@ -327,8 +327,11 @@ def _relay_messages(value: object, max_messages: int) -> None:
                 )
             _tool_calls(calls, where)
         if content is None:
-            # An assistant that only called tools (or a function) says nothing.
-            if role != "assistant" or (calls is None and message.get("function_call") is None):
+            # An assistant that only called tools (or a function) says nothing; so may
+            # a (deprecated) function result.
+            if role == "function":
+                pass
+            elif role != "assistant" or (calls is None and message.get("function_call") is None):
                 raise RequestError(400, f"{where}.content is required", param="messages")
         elif isinstance(content, str):
             _check_unicode(content, f"{where}.content")
