@@ -18,6 +18,7 @@ memory is its VmHWM. CPU time of the stub and the server during (b) shows
 which one is the bottleneck. Usage::
 
     .venv/bin/python bench/server.py [--quick]
+    .venv/bin/python bench/server.py --profile FILE   # (b) only, the server under cProfile
 """
 
 from __future__ import annotations
@@ -446,9 +447,13 @@ def machine() -> str:
     return machine_line(platform.machine(), f"aiohttp {aiohttp.__version__}")
 
 
-async def start_server(stub_url: str) -> tuple[asyncio.subprocess.Process, str]:
+async def start_server(
+    stub_url: str, profile: str | None = None
+) -> tuple[asyncio.subprocess.Process, str]:
+    profiler = ("-m", "cProfile", "-o", profile) if profile else ()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
+        *profiler,
         "-m",
         "acytoo.server",
         "--port",
@@ -475,8 +480,65 @@ async def start_server(stub_url: str) -> tuple[asyncio.subprocess.Process, str]:
     raise SystemExit("the server did not start")
 
 
+async def profile(args: Any, stub: str) -> None:
+    """(b) for the /v1 endpoints with the server under cProfile: where its CPU time goes."""
+    import pstats
+
+    process, server = await start_server(stub, args.profile)
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+            for name, (_, through) in targets(stub, server).items():
+                if name != "acytoo":
+                    await concurrent(session, through, args.requests, args.workers)
+    finally:
+        process.terminate()
+        await process.wait()
+    stats = pstats.Stats(args.profile)
+    entries = stats.stats.items()  # type: ignore[attr-defined]
+    total = sum(own for _, (_, _, own, _, _) in entries)
+    requests = 4 * args.requests  # two endpoints, a warm-up round and a measured one each
+    layers: dict[str, float] = {}
+    for (path, _, function), (_, _, own, _, _) in entries:
+        layer = profile_layer(path, function)
+        layers[layer] = layers.get(layer, 0.0) + own
+    print(f"Server CPU under cProfile: {total * 1e6 / requests:.0f} us per request (inflated)")
+    print("| layer | own time per request | share |")
+    print("|---|---:|---:|")
+    for layer, own in sorted(layers.items(), key=lambda item: -item[1]):
+        print(f"| {layer} | {own * 1e6 / requests:.1f} us | {own / total:.1%} |")
+    print("\n| acytoo function | own time per request |")
+    print("|---|---:|")
+    ours = [(key, value[2]) for key, value in entries if "/acytoo/" in key[0]]
+    for (path, line, function), own in sorted(ours, key=lambda item: -item[1])[:12]:
+        where = path.split("/src/")[-1]
+        print(f"| {function} ({where}:{line}) | {own * 1e6 / requests:.1f} us |")
+
+
+def profile_layer(path: str, function: str) -> str:
+    """Which layer a profiled function belongs to."""
+    if "/acytoo/" in path:
+        return "acytoo (" + path.split("/acytoo/")[-1].split("/")[0].removesuffix(".py") + ")"
+    if "aiohttp/" in path:
+        name = path.split("aiohttp/")[-1]
+        if name.startswith(("web", "http_writer", "http_parser", "base_protocol")):
+            return "aiohttp server side (and the HTTP writer/parser both use)"
+        if name.startswith(("client", "connector", "tracing", "cookiejar", "streams")):
+            return "aiohttp client side"
+        return "aiohttp, other"
+    if "asyncio/" in path:
+        return "asyncio event loop"
+    if "'_socket.socket'" in function or "epoll" in function:
+        return "system calls (send, recv, epoll)"
+    if path == "~":
+        return "other built-ins (C)"
+    return "other Python (stdlib, multidict, yarl, start-up)"
+
+
 async def main_async(args: Any, stub_port: int, stub_pid: int, lost: Any) -> None:
     stub = f"http://127.0.0.1:{stub_port}"
+    if args.profile:
+        await profile(args, stub)
+        return
     process, server = await start_server(stub)
     try:
         await run(stub, server, process.pid, stub_pid, args)
@@ -489,6 +551,7 @@ async def main_async(args: Any, stub_port: int, stub_pid: int, lost: Any) -> Non
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smaller run, to try it out")
+    parser.add_argument("--profile", metavar="FILE", help="profile the server during (b) only")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     args.sequential = 500 // scale
