@@ -557,3 +557,17 @@ async def test_text_only_backends_have_no_embeddings(text_only) -> None:
     async with client_of(text_only.url) as client:
         with pytest.raises(openai.BadRequestError, match="embeddings"):
             await client.embeddings.create(model="e", input="x")
+
+
+async def test_an_upstream_cookie_does_not_follow_other_clients(
+    start_server, openai_upstream: OpenAIUpstream
+) -> None:
+    # The upstream connection pool is shared by every client of the server. (By
+    # name: aiohttp's cookie jar ignores cookies from IP addresses anyway.)
+    base_url = openai_upstream.base_url.replace("127.0.0.1", "localhost")
+    server = await start_server(openai_backend(base_url))
+    openai_upstream.reply(JSONReply(completion("a"), headers={"Set-Cookie": "session=alice"}))
+    async with client_of(server.url) as client:
+        await client.chat.completions.create(model="m", messages=USER)
+        await client.chat.completions.create(model="m", messages=USER)
+    assert [r.headers.get("Cookie") for r in openai_upstream.chat_requests] == [None, None]

@@ -56,7 +56,12 @@ async def relay_chat_completions(
     if checked.model is None:
         raw = _with_model(raw, body, model, checked.model_given)
     async with _opened(service, "/chat/completions", raw) as upstream:
-        if _is_event_stream(upstream):
+        events = _is_event_stream(upstream)
+        if events and upstream.at_eof:
+            # The whole answer came in the first read (a short one usually does):
+            # one response with a Content-Length, no chunked stream to run.
+            return web.Response(body=upstream.first_chunk, headers=_SSE_HEADERS)
+        if events:
             return await _relay_events(request, upstream)
         document = await _read_whole(upstream)
         if checked.stream:
@@ -119,6 +124,8 @@ def _is_event_stream(upstream: ResponseStream) -> bool:
 
 
 async def _read_whole(upstream: ResponseStream) -> bytes:
+    if upstream.at_eof:
+        return upstream.first_chunk  # the usual small answer: nothing more to read
     parts: list[bytes] = []
     size = 0
     try:
