@@ -339,9 +339,10 @@ async def run(stub: str, server: str, server_pid: int, stub_pid: int, args: Any)
             f"median round of {args.rounds} (ratio range in brackets)"
         )
         print(
-            "| endpoint | direct req/s | server req/s | ratio | added p50 ms | added p99 ms | server CPU | stub CPU |"
+            "| endpoint | direct req/s | server req/s | ratio | added p50 ms | added p99 ms "
+            "| server CPU | server CPU per request | stub CPU |"
         )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for name, (direct, through) in endpoints.items():
             # Alternating rounds, median of each: the machine is shared and noisy.
             rounds = []
@@ -359,18 +360,28 @@ async def run(stub: str, server: str, server_pid: int, stub_pid: int, args: Any)
                         percentile(t_lat, 99) - percentile(d_lat, 99),
                         (cpu_seconds(server_pid) - cpu[0]) / wall,
                         (cpu_seconds(stub_pid) - cpu[1]) / wall,
+                        # CPU time per request moves far less with the machine's
+                        # load than requests per second do.
+                        (cpu_seconds(server_pid) - cpu[0]) / args.requests,
                     )
                 )
-            ratio, d_rate, t_rate, p50, p99, server_cpu, stub_cpu = sorted(rounds)[len(rounds) // 2]
+            ratio, d_rate, t_rate, p50, p99, server_cpu, stub_cpu, _ = sorted(rounds)[
+                len(rounds) // 2
+            ]
+            per_request = sorted(r[7] for r in rounds)[len(rounds) // 2]
             print(
                 f"| {name} | {d_rate:,.0f} | {t_rate:,.0f} | {ratio:.2f}x "
                 f"({min(r[0] for r in rounds):.2f}-{max(r[0] for r in rounds):.2f}) | "
-                f"{ms(p50)} | {ms(p99)} | {server_cpu:.0%} | {stub_cpu:.0%} |"
+                f"{ms(p50)} | {ms(p99)} | {server_cpu:.0%} | {per_request * 1e6:.0f} us | "
+                f"{stub_cpu:.0%} |"
             )
 
         print(f"\n(c) one {args.big_mib} MiB answer in 1 KiB deltas, best of {args.runs}")
-        print("| client | MiB/s of answer | vs direct parsed | vs direct bytes |")
-        print("|---|---:|---:|---:|")
+        print(
+            "| client | MiB/s of answer | vs direct parsed | vs direct bytes "
+            "| server CPU per answer |"
+        )
+        print("|---|---:|---:|---:|---:|")
         answer_mib = args.big_mib * len(BIG_DELTA) / 1024
         direct = endpoints["acytoo"][0]
         rows = [
@@ -379,14 +390,16 @@ async def run(stub: str, server: str, server_pid: int, stub_pid: int, args: Any)
             ("server /api/completions, text", endpoints["acytoo"][1], False),
             ("server /v1 stream, SSE lines + json.loads", endpoints["openai-stream"][1], True),
         ]
-        best = [
-            min([await read_answer(session, target, parse) for _ in range(args.runs)])
-            for _, target, parse in rows
-        ]
-        for (label, _, _), seconds in zip(rows, best, strict=True):
+        best = []
+        server_cpu = []
+        for _, target, parse in rows:
+            before = cpu_seconds(server_pid)
+            best.append(min([await read_answer(session, target, parse) for _ in range(args.runs)]))
+            server_cpu.append((cpu_seconds(server_pid) - before) / args.runs)
+        for (label, _, _), seconds, cpu_used in zip(rows, best, server_cpu, strict=True):
             print(
                 f"| {label} | {answer_mib / seconds:,.0f} | {best[1] / seconds:.2f}x | "
-                f"{best[0] / seconds:.2f}x |"
+                f"{best[0] / seconds:.2f}x | {cpu_used * 1000:.0f} ms |"
             )
 
         print(

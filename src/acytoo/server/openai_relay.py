@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from aiohttp import web
@@ -55,7 +56,8 @@ async def relay_chat_completions(
     model = service.resolve_model(checked.model)
     if checked.model is None:
         raw = _with_model(raw, body, model, checked.model_given)
-    async with _opened(service, "/chat/completions", raw) as upstream:
+    relay, upstream = await _open(service, "/chat/completions", raw)
+    try:
         events = _is_event_stream(upstream)
         if events and upstream.at_eof:
             # The whole answer came in the first read (a short one usually does):
@@ -69,6 +71,8 @@ async def relay_chat_completions(
             # client asked for events, so it gets that completion as events.
             return await _send_as_events(request, document)
         return web.Response(body=document, content_type="application/json")
+    finally:
+        await relay.__aexit__(None, None, None)
 
 
 async def relay_embeddings(
@@ -82,8 +86,11 @@ async def relay_embeddings(
             code="unsupported_endpoint",
         )
     service.resolve_model(parse_embeddings_request(body))
-    async with _opened(service, "/embeddings", raw) as upstream:
+    relay, upstream = await _open(service, "/embeddings", raw)
+    try:
         document = await _read_whole(upstream)
+    finally:
+        await relay.__aexit__(None, None, None)
     return web.Response(body=document, content_type="application/json")
 
 
@@ -97,9 +104,12 @@ def _with_model(raw: bytes, body: object, model: str, given: bool) -> bytes:
     return b'{"model":' + json.dumps(model).encode() + b"," + raw[start:]
 
 
-@contextlib.asynccontextmanager
-async def _opened(service: Service, path: str, raw: bytes) -> Any:
-    """The upstream's answer after its first chunk; failures before it become statuses."""
+async def _open(
+    service: Service, path: str, raw: bytes
+) -> tuple[AbstractAsyncContextManager[ResponseStream], ResponseStream]:
+    """The relay and the upstream's answer after its first chunk; failures before it
+    become statuses. The caller exits the relay (a plain pair rather than an
+    ``@asynccontextmanager``: one generator less per request)."""
     try:
         relay = service.open_relay(path, raw)
         upstream = await relay.__aenter__()
@@ -108,10 +118,7 @@ async def _opened(service: Service, path: str, raw: bytes) -> Any:
     except Exception as exc:
         log_failure(exc, after_text=False)
         raise provider_failure(exc) from exc
-    try:
-        yield upstream
-    finally:
-        await relay.__aexit__(None, None, None)
+    return relay, upstream
 
 
 def _is_event_stream(upstream: ResponseStream) -> bool:
