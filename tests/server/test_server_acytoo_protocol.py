@@ -294,6 +294,7 @@ async def test_health_and_openapi(start_server, http) -> None:
     assert set(document["paths"]) == {
         "/api/completions",
         "/v1/chat/completions",
+        "/v1/embeddings",
         "/v1/models",
         "/healthz",
         "/openapi.json",
