@@ -571,3 +571,74 @@ async def test_an_upstream_cookie_does_not_follow_other_clients(
         await client.chat.completions.create(model="m", messages=USER)
         await client.chat.completions.create(model="m", messages=USER)
     assert [r.headers.get("Cookie") for r in openai_upstream.chat_requests] == [None, None]
+
+
+# ------------------------------------------------ model aliases (the one rewrite of answers)
+
+
+@pytest.fixture
+async def aliased(start_server, openai_upstream: OpenAIUpstream) -> Any:
+    return await start_server(
+        openai_backend(openai_upstream.base_url),
+        model_aliases=(("fast", "gpt-4o-mini"),),
+        allowed_models=("fast", "gpt-4o"),
+    )
+
+
+async def test_an_alias_goes_upstream_under_the_upstreams_name(
+    aliased, openai_upstream: OpenAIUpstream
+) -> None:
+    openai_upstream.reply(
+        SSEReply(
+            [": comment\n\n", *tool_call_events("f", ['{"a"', ": 1}"], model="gpt-4o-mini")],
+            line_ending="\r\n",
+            split=7,
+        )
+    )
+    async with client_of(aliased.url) as client:
+        stream = await client.chat.completions.create(
+            model="fast", messages=USER, stream=True, extra_body={"future": 1}
+        )
+        chunks = [item async for item in stream]
+        whole = await client.chat.completions.create(model="fast", messages=USER)
+        plain = await client.chat.completions.create(model="gpt-4o", messages=USER)
+        vectors = await client.embeddings.create(model="fast", input="x")
+        listed = [model.id async for model in client.models.list()]
+    assert {item.model for item in chunks} == {"fast"}
+    arguments = "".join(
+        call.function.arguments or ""
+        for item in chunks
+        for call in item.choices[0].delta.tool_calls or ()
+        if call.function
+    )
+    assert arguments == '{"a": 1}'
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+    assert (whole.model, plain.model, vectors.model) == ("fast", "gpt-4o", "fast")
+    assert listed == ["fast", "gpt-4o"]
+    sent = [r.json["model"] for r in openai_upstream.requests if r.method == "POST"]
+    assert sent == ["gpt-4o-mini", "gpt-4o-mini", "gpt-4o", "gpt-4o-mini"]
+    assert openai_upstream.chat_requests[0].json["future"] == 1
+
+
+async def test_an_alias_mid_stream_failure_is_still_an_error_event(
+    aliased, openai_upstream: OpenAIUpstream
+) -> None:
+    openai_upstream.reply(SSEReply(text_events(["one "]), done=False, ending="abort"))
+    async with client_of(aliased.url) as client:
+        stream = await client.chat.completions.create(model="fast", messages=USER, stream=True)
+        got: list[Any] = []
+        with pytest.raises(openai.APIError):
+            await drain(stream, got)
+    assert "".join(c.choices[0].delta.content or "" for c in got) == "one "
+
+
+async def test_an_alias_on_a_text_only_backend(start_server) -> None:
+    async with running_upstream(AcytooUpstream()) as upstream:
+        server = await start_server(
+            build_backend("acytoo", [upstream.url], max_retries=0),
+            model_aliases=(("fast", "gpt-4o-mini"),),
+        )
+        async with client_of(server.url) as client:
+            answer = await client.chat.completions.create(model="fast", messages=USER)
+    assert answer.model == "fast"
+    assert upstream.requests[0]["model"] == "gpt-4o-mini"

@@ -24,6 +24,18 @@ def _parse_size(ctx: click.Context, param: click.Parameter, value: str) -> int:
     return int(match[1]) * _SIZE_UNITS[(match[2] or "").lower()]
 
 
+def _parse_aliases(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    aliases = []
+    for value in values:
+        name, sep, model = value.partition("=")
+        if not sep or not name.strip() or not model.strip():
+            raise click.BadParameter(f"{value!r} is not NAME=MODEL")
+        aliases.append((name.strip(), model.strip()))
+    return tuple(aliases)
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -80,6 +92,14 @@ def _parse_size(ctx: click.Context, param: click.Parameter, value: str) -> int:
     "--allow-model",
     multiple=True,
     help="Accept only these models (repeatable); others get 400 'Not supported model X'.",
+)
+@click.option(
+    "--model-alias",
+    multiple=True,
+    metavar="NAME=MODEL",
+    callback=_parse_aliases,
+    help="Serve the upstream's MODEL under NAME (repeatable): requests for NAME go "
+    "upstream as MODEL, answers say NAME.",
 )
 @click.option(
     "--password",
@@ -153,6 +173,7 @@ def serve(
     shuffle: bool,
     model_default: str | None,
     allow_model: tuple[str, ...],
+    model_alias: tuple[tuple[str, str], ...],
     password: str | None,
     api_key: tuple[str, ...],
     allow_client_keys: bool,
@@ -197,6 +218,7 @@ def serve(
             allow_client_keys=allow_client_keys,
             default_model=model_default or None,
             allowed_models=allow_model,
+            model_aliases=model_alias,
             password=password or None,
             api_keys=tuple(key for key in api_key if key),
             max_body=max_body,

@@ -1,8 +1,10 @@
 """``/v1`` as a pass-through, for a backend that relays raw OpenAI requests.
 
-The client's body goes upstream byte for byte, except for the one rewrite
-the server owns in the body: a missing ``model`` becomes the server's
-default (the allow-list is checked either way). The upstream key is the
+The client's body goes upstream byte for byte, except for the rewrites the
+server owns in the body: a missing ``model`` becomes the server's default
+(the allow-list is checked either way), and a model the operator aliased
+(``--model-alias NAME=MODEL``) goes up under the upstream's name; its answer
+is then relabelled, event by event (the one case that decodes events). The upstream key is the
 server's (``Authorization``), never the client's access secret.
 
 The answer comes back as the upstream sent it: an event stream is relayed
@@ -25,7 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from .._base_errors import AcytooError
-from .._transport import ResponseStream
+from .._transport import ResponseStream, ServerSentEvent, SSEDecoder, TextDecoder
 from .errors import RequestError, error_body, log_failure, provider_failure
 from .service import Service
 from .validation import parse_embeddings_request, parse_relay_request
@@ -54,11 +56,19 @@ async def relay_chat_completions(
     """Relay a ``/v1/chat/completions`` request; ``raw`` is its body as received."""
     checked = parse_relay_request(body, max_messages=service.config.max_messages)
     model = service.resolve_model(checked.model)
-    if checked.model is None:
+    upstream_model = service.upstream_model(model)
+    # An operator's alias: the upstream hears its own name, the client sees the alias.
+    rename = model if upstream_model != model else None
+    if rename is not None:
+        assert isinstance(body, dict)
+        raw = json.dumps({**body, "model": upstream_model}).encode()
+    elif checked.model is None:
         raw = _with_model(raw, body, model, checked.model_given)
     relay, upstream = await _open(service, "/chat/completions", raw)
     try:
         events = _is_event_stream(upstream)
+        if events and rename is not None:
+            return await _relay_renamed_events(request, upstream, rename)
         if events and upstream.at_eof:
             # The whole answer came in the first read (a short one usually does):
             # one response with a Content-Length, no chunked stream to run.
@@ -66,6 +76,8 @@ async def relay_chat_completions(
         if events:
             return await _relay_events(request, upstream)
         document = await _read_whole(upstream)
+        if rename is not None:
+            document = _renamed_document(document, rename)
         if checked.stream:
             # An upstream that ignores "stream" answers with one completion; the
             # client asked for events, so it gets that completion as events.
@@ -85,12 +97,18 @@ async def relay_embeddings(
             "this server's backend does not offer embeddings",
             code="unsupported_endpoint",
         )
-    service.resolve_model(parse_embeddings_request(body))
+    model = service.resolve_model(parse_embeddings_request(body))
+    upstream_model = service.upstream_model(model)
+    if upstream_model != model:
+        assert isinstance(body, dict)
+        raw = json.dumps({**body, "model": upstream_model}).encode()
     relay, upstream = await _open(service, "/embeddings", raw)
     try:
         document = await _read_whole(upstream)
     finally:
         await relay.__aexit__(None, None, None)
+    if upstream_model != model:
+        document = _renamed_document(document, model)
     return web.Response(body=document, content_type="application/json")
 
 
@@ -176,15 +194,78 @@ async def _relay_events(request: web.Request, upstream: ResponseStream) -> web.S
         except AcytooError as exc:
             # The upstream failed mid-stream: the unfinished event is dropped and
             # the client gets an error event, which the openai SDK raises.
-            log_failure(exc, after_text=True)
-            error = error_body(provider_failure(exc), with_msg=False)
-            await response.write_eof(b"data: " + json.dumps(error).encode() + b"\n\n")
+            await response.write_eof(_error_event(exc))
             return response
         # The upstream ended without [DONE]: so do we, with what it sent.
         await response.write_eof(held)
     except ConnectionError:
         pass  # the client left; leaving the context drops the upstream connection
     return response
+
+
+async def _relay_renamed_events(
+    request: web.Request, upstream: ResponseStream, name: str
+) -> web.StreamResponse:
+    """The slow path, for an aliased model: each event is decoded, relabelled ``name``
+    and re-encoded (comments and event ids are not relayed)."""
+    response = web.StreamResponse(status=200, headers=_SSE_HEADERS)
+    await response.prepare(request)
+    text = TextDecoder(upstream.charset)
+    decoder = SSEDecoder()
+    try:
+        try:
+            async for chunk in upstream.iter_bytes():
+                block, done = _renamed_events(decoder.feed(text.decode(chunk)), name)
+                if done:
+                    await response.write_eof(block)
+                    await _drain(upstream)
+                    return response
+                if block:
+                    await response.write(block)
+            tail = decoder.feed(text.flush()) + decoder.flush()
+            await response.write_eof(_renamed_events(tail, name)[0])
+        except AcytooError as exc:
+            await response.write_eof(_error_event(exc))
+    except ConnectionError:
+        pass
+    return response
+
+
+def _renamed_events(events: list[ServerSentEvent], name: str) -> tuple[bytes, bool]:
+    """``events`` encoded again with ``model`` set to ``name``; whether [DONE] was among them."""
+    parts: list[str] = []
+    for event in events:
+        data = event.data
+        if data == "[DONE]":
+            parts.append("data: [DONE]\n\n")
+            return "".join(parts).encode(), True
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            chunk = None
+        if isinstance(chunk, dict) and "model" in chunk:
+            chunk["model"] = name
+            data = json.dumps(chunk)
+        head = f"event: {event.event}\n" if event.event != "message" else ""
+        parts.append(head + "".join(f"data: {line}\n" for line in data.split("\n")) + "\n")
+    return "".join(parts).encode(), False
+
+
+def _renamed_document(document: bytes, name: str) -> bytes:
+    try:
+        parsed = json.loads(document)
+    except ValueError:
+        return document  # not ours to judge: relayed as it came
+    if not isinstance(parsed, dict) or "model" not in parsed:
+        return document
+    parsed["model"] = name
+    return json.dumps(parsed).encode()
+
+
+def _error_event(exc: AcytooError) -> bytes:
+    log_failure(exc, after_text=True)
+    error = error_body(provider_failure(exc), with_msg=False)
+    return b"data: " + json.dumps(error).encode() + b"\n\n"
 
 
 def _events_end(data: bytes) -> int:

@@ -40,6 +40,7 @@ class Service:
         self.backend = backend
         self._secrets = [secret.encode() for secret in config.access_secrets]
         self._allowed = frozenset(config.allowed_models)
+        self._aliases = dict(config.model_aliases)
         self._keys: Iterator[str] | None = (
             itertools.cycle(config.upstream_keys) if config.upstream_keys else None
         )
@@ -67,6 +68,10 @@ class Service:
             raise RequestError(400, f"Not supported model {model}", param="model")
         return model
 
+    def upstream_model(self, model: str) -> str:
+        """The upstream's name for ``model`` (what :meth:`resolve_model` chose)."""
+        return self._aliases.get(model, model)
+
     def upstream_key(self, client_key: str) -> str | None:
         """The client's own key when allowed, else the next of the server's keys."""
         if client_key and self.config.allow_client_keys:
@@ -87,7 +92,7 @@ class Service:
         )
         try:
             chunks = self.backend.provider.create_async_generator(
-                model, request.messages, **options
+                self.upstream_model(model), request.messages, **options
             )
         except Exception as exc:
             log_failure(exc, after_text=False)
@@ -137,4 +142,4 @@ class Service:
             raise provider_failure(exc) from exc
         if default and default not in models:
             models.insert(0, default)
-        return models
+        return [*self._aliases, *(model for model in models if model not in self._aliases)]
