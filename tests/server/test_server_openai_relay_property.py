@@ -1,7 +1,7 @@
 """A property of the /v1 relay: for any valid request body, what the upstream receives is
 what the client sent, changed by exactly the documented rewrites (docs/server.md): a
-missing ``model`` becomes the server's default. A body that names its model arrives
-byte for byte."""
+missing ``model`` becomes the server's default, an aliased one the upstream's name. A
+body that names a model that is not an alias arrives byte for byte."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from servers._scripted import running_threaded
 from servers.openai_upstream import OpenAIUpstream
 
 DEFAULT_MODEL = "the-default-model"
+ALIAS = ("fast", "the-upstream-name-of-fast")
 # Loopback only: no proxy from the environment.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 KNOWN = {"model", "messages", "stream", "stream_options", "n", "temperature", "max_tokens"}
@@ -67,7 +68,7 @@ message = st.one_of(
 known_fields = st.fixed_dictionaries(
     {},
     optional={
-        "model": st.sampled_from(["gpt-4o", "llama3", "m/ü"]),
+        "model": st.sampled_from(["gpt-4o", "llama3", "m/ü", ALIAS[0]]),
         "stream": st.booleans(),
         "n": st.integers(1, 3),
         "temperature": st.floats(0, 2),
@@ -96,7 +97,9 @@ def bodies(draw: st.DrawFn) -> dict[str, Any]:
 def relay() -> Iterator[tuple[str, OpenAIUpstream]]:
     with running_threaded(OpenAIUpstream, "property-upstream") as upstream:
         backend = build_backend("openai", [upstream.base_url], max_retries=0)
-        config = ServerConfig(port=0, grace_period=1.0, default_model=DEFAULT_MODEL)
+        config = ServerConfig(
+            port=0, grace_period=1.0, default_model=DEFAULT_MODEL, model_aliases=(ALIAS,)
+        )
         with server_in_thread(config, backend) as url:
             yield url, upstream
 
@@ -120,7 +123,9 @@ def test_the_upstream_receives_what_the_client_sent(
     with _DIRECT.open(request, timeout=30) as response:
         response.read()
     received = upstream.chat_requests[before]
-    if "model" in body:
+    if body.get("model") == ALIAS[0]:
+        assert received.json == {**body, "model": ALIAS[1]}
+    elif "model" in body:
         assert received.body == raw
     else:
         assert received.json == {"model": DEFAULT_MODEL, **body}
