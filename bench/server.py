@@ -302,6 +302,15 @@ async def concurrent(
     return count / (time.perf_counter() - start), latencies
 
 
+def selected(
+    endpoints: dict[str, tuple[Target, Target]], workload: str, args: Any
+) -> list[tuple[str, tuple[Target, Target]]]:
+    """The endpoints to run ``workload`` on (none unless ``--only`` names it)."""
+    if workload not in args.only:
+        return []
+    return [item for item in endpoints.items() if not args.endpoints or item[0] in args.endpoints]
+
+
 def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
@@ -324,7 +333,7 @@ async def run(stub: str, server: str, server_pid: int, stub_pid: int, args: Any)
             "| endpoint | direct p50 | direct p99 | server p50 | server p99 | added p50 | added p99 |"
         )
         print("|---|---:|---:|---:|---:|---:|---:|")
-        for name, (direct, through) in endpoints.items():
+        for name, (direct, through) in selected(endpoints, "a", args):
             d = await sequential(session, direct, args.sequential)
             t = await sequential(session, through, args.sequential)
             print(
@@ -343,7 +352,7 @@ async def run(stub: str, server: str, server_pid: int, stub_pid: int, args: Any)
             "| server CPU | server CPU per request | stub CPU |"
         )
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for name, (direct, through) in endpoints.items():
+        for name, (direct, through) in selected(endpoints, "b", args):
             # Alternating rounds, median of each: the machine is shared and noisy.
             rounds = []
             for _ in range(args.rounds):
@@ -392,11 +401,13 @@ async def run(stub: str, server: str, server_pid: int, stub_pid: int, args: Any)
         ]
         best = []
         server_cpu = []
-        for _, target, parse in rows:
+        for _, target, parse in rows if "c" in args.only else []:
             before = cpu_seconds(server_pid)
             best.append(min([await read_answer(session, target, parse) for _ in range(args.runs)]))
             server_cpu.append((cpu_seconds(server_pid) - before) / args.runs)
-        for (label, _, _), seconds, cpu_used in zip(rows, best, server_cpu, strict=True):
+        for (label, _, _), seconds, cpu_used in zip(
+            rows[: len(best)], best, server_cpu, strict=True
+        ):
             print(
                 f"| {label} | {answer_mib / seconds:,.0f} | {best[1] / seconds:.2f}x | "
                 f"{best[0] / seconds:.2f}x | {cpu_used * 1000:.0f} ms |"
@@ -410,7 +421,7 @@ async def run(stub: str, server: str, server_pid: int, stub_pid: int, args: Any)
             "| endpoint | errors | direct TTFB p50 | server TTFB p50 | server TTFB p99 | server total p50 |"
         )
         print("|---|---:|---:|---:|---:|---:|")
-        for name in ("acytoo", "openai-stream"):
+        for name in ("acytoo", "openai-stream") if "d" in args.only else ():
             direct, through = endpoints[name]
             results: dict[str, list[Any]] = {}
             for target in (direct, through):
@@ -555,7 +566,8 @@ async def main_async(args: Any, stub_port: int, stub_pid: int, lost: Any) -> Non
     process, server = await start_server(stub)
     try:
         await run(stub, server, process.pid, stub_pid, args)
-        await disconnects(stub, server, lost, args.disconnects)
+        if "f" in args.only:
+            await disconnects(stub, server, lost, args.disconnects)
     finally:
         process.terminate()
         await process.wait()
@@ -565,6 +577,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smaller run, to try it out")
     parser.add_argument("--profile", metavar="FILE", help="profile the server during (b) only")
+    parser.add_argument(
+        "--only", default="abcdf", help="the workloads to run, e.g. 'bc' (default: all)"
+    )
+    parser.add_argument(
+        "--endpoint",
+        dest="endpoints",
+        action="append",
+        choices=["acytoo", "openai-stream", "openai"],
+        help="run (a) and (b) only on this endpoint (repeatable)",
+    )
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     args.sequential = 500 // scale
