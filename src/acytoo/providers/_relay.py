@@ -22,7 +22,7 @@ from .base import provider_name
 if TYPE_CHECKING:  # the transport imports aiohttp, which Local alone must not need
     from .._transport import ResponseStream
 
-__all__ = ["RELAY_PATHS", "FailoverRelay", "RelayProvider", "relay_capable"]
+__all__ = ["RELAY_PATHS", "FailoverRelay", "RelayProvider", "check_relay_path", "relay_capable"]
 
 _log = logging.getLogger("acytoo.providers.retry")
 
