@@ -68,7 +68,7 @@ async def test_failover_before_the_first_byte(openai_upstream: OpenAIUpstream) -
         provider = RetryProvider([first, other])
         assert provider.supports_relay
         body = await read(provider.open_relay("/chat/completions", BODY, max_retries=0))
-        assert b"\"object\": \"chat.completion\"" in body
+        assert b'"object": "chat.completion"' in body
         assert second.chat_requests[0].body == BODY
 
         openai_upstream.reply(error_reply(503, "busy"))
