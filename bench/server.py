@@ -19,6 +19,7 @@ which one is the bottleneck. Usage::
 
     .venv/bin/python bench/server.py [--quick]
     .venv/bin/python bench/server.py --profile FILE   # (b) only, the server under cProfile
+    .venv/bin/python bench/server.py --instructions 300   # instructions per request (valgrind)
 """
 
 from __future__ import annotations
@@ -472,10 +473,12 @@ def machine() -> str:
 
 
 async def start_server(
-    stub_url: str, profile: str | None = None
+    stub_url: str, profile: str | None = None, valgrind: bool = False
 ) -> tuple[asyncio.subprocess.Process, str]:
     profiler = ("-m", "cProfile", "-o", profile) if profile else ()
+    counter = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
     process = await asyncio.create_subprocess_exec(
+        *(counter if valgrind else ()),
         sys.executable,
         *profiler,
         "-m",
@@ -495,7 +498,7 @@ async def start_server(
     )
     assert process.stderr is not None
     for _ in range(100):
-        line = await asyncio.wait_for(process.stderr.readline(), 60)
+        line = await asyncio.wait_for(process.stderr.readline(), 600 if valgrind else 60)
         match = re.search(rb"listening on (http://\S+)", line)
         if match:
             return process, match[1].decode()
@@ -558,8 +561,42 @@ def profile_layer(path: str, function: str) -> str:
     return "other Python (stdlib, multidict, yarl, start-up)"
 
 
+async def count_instructions(args: Any, stub: str) -> None:
+    """Instructions the server executes per small request, counted by valgrind.
+
+    Unlike time, the count does not move with the machine's load. Each endpoint
+    runs in a fresh server twice, N and 2N requests one at a time; the
+    difference divided by N leaves out start-up and shutdown.
+    """
+    print(f"Server instructions per request (valgrind, {args.instructions} requests)")
+    print("| endpoint | instructions per request |")
+    print("|---|---:|")
+    for name in ("acytoo", "openai-stream", "openai"):
+        counts = []
+        for count in (args.instructions, 2 * args.instructions):
+            process, server = await start_server(stub, valgrind=True)
+            try:
+                async with aiohttp.ClientSession() as session:
+                    through = targets(stub, server)[name][1]
+                    for _ in range(count):
+                        await one_request(session, through)
+            finally:
+                process.terminate()
+                assert process.stderr is not None
+                tail = (await asyncio.wait_for(process.stderr.read(), 300)).decode()
+                await process.wait()
+            match = re.search(r"I\s+refs:\s+([\d,]+)", tail)
+            if match is None:
+                raise SystemExit(f"no instruction count from valgrind: {tail[-500:]}")
+            counts.append(int(match[1].replace(",", "")))
+        print(f"| {name} | {(counts[1] - counts[0]) / args.instructions / 1e6:.2f} M |")
+
+
 async def main_async(args: Any, stub_port: int, stub_pid: int, lost: Any) -> None:
     stub = f"http://127.0.0.1:{stub_port}"
+    if args.instructions:
+        await count_instructions(args, stub)
+        return
     if args.profile:
         await profile(args, stub)
         return
@@ -577,6 +614,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smaller run, to try it out")
     parser.add_argument("--profile", metavar="FILE", help="profile the server during (b) only")
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        metavar="N",
+        help="count the server's instructions per request with valgrind (N and 2N requests)",
+    )
     parser.add_argument(
         "--only", default="abcdf", help="the workloads to run, e.g. 'bc' (default: all)"
     )
