@@ -187,8 +187,8 @@ def serve(
 ) -> None:
     """Serve the Acytoo protocol and an OpenAI-compatible API.
 
-    Endpoints: POST /api/completions (Acytoo protocol), POST /v1/chat/completions
-    and GET /v1/models (OpenAI), GET /healthz, GET /openapi.json. With no
+    Endpoints: POST /api/completions (Acytoo protocol), POST /v1/chat/completions,
+    GET /v1/models and POST /v1/embeddings (OpenAI), GET /healthz, GET /openapi.json. With no
     backend configured it serves the offline documentation assistant. It stops
     on SIGTERM or Ctrl-C after letting answers in flight finish (--grace-period).
 
