@@ -6,6 +6,7 @@ it records what it received, so every test checks both directions.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -299,15 +300,19 @@ async def test_upstream_cut_mid_event_ends_with_an_error_event(
 
 
 async def test_done_ends_the_answer_even_if_the_upstream_lingers(
-    relay, openai_upstream: OpenAIUpstream
+    relay, openai_upstream: OpenAIUpstream, http: aiohttp.ClientSession
 ) -> None:
-    # [DONE] goes out, then the upstream keeps the body open: the client is not kept waiting.
-    openai_upstream.reply(SSEReply(text_events(["a", "b"]), split=10_000, ending="hold"))
-    async with client_of(relay.url) as client:
-        stream = await client.chat.completions.create(model="m", messages=USER, stream=True)
-        text = "".join([c.choices[0].delta.content or "" async for c in stream])
-    assert text == "ab"
-    openai_upstream.release()
+    # [DONE] goes out, then the upstream keeps the body open: the client is not kept
+    # waiting for it (the upstream holds for up to a minute; the read must end first).
+    reply = SSEReply(text_events(["a", "b"]), split=10_000, ending="hold")
+    openai_upstream.reply(reply)
+    body = {"model": "m", "messages": USER, "stream": True}
+    try:
+        async with http.post(f"{relay.url}/v1/chat/completions", json=body) as response:
+            received = await asyncio.wait_for(response.read(), 30)
+    finally:
+        openai_upstream.release()
+    assert received == reply.body()
 
 
 async def test_a_json_answer_to_a_stream_request_becomes_events(
@@ -321,14 +326,20 @@ async def test_a_json_answer_to_a_stream_request_becomes_events(
     async with client_of(relay.url) as client:
         stream = await client.chat.completions.create(model="gpt-4o", messages=USER, stream=True)
         chunks = [item async for item in stream]
-        calls = await client.chat.completions.create(model="gpt-4o", messages=USER, stream=True)
+        calls = await client.chat.completions.create(
+            model="gpt-4o",
+            messages=USER,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
         call_chunks = [item async for item in calls]
     assert chunks[0].choices[0].delta.content == "hello"
     assert chunks[0].choices[0].finish_reason == "stop"
-    assert chunks[-1].usage is not None
-    assert chunks[-1].usage.total_tokens == 18
+    assert all(item.usage is None for item in chunks)
     (got,) = call_chunks[0].choices[0].delta.tool_calls or []
     assert (got.index, got.id) == (0, "c1")
+    assert call_chunks[-1].usage is not None
+    assert call_chunks[-1].usage.total_tokens == 18
 
 
 async def test_missing_model_becomes_the_default_and_the_allow_list_holds(

@@ -81,7 +81,7 @@ async def relay_chat_completions(
         if checked.stream:
             # An upstream that ignores "stream" answers with one completion; the
             # client asked for events, so it gets that completion as events.
-            return await _send_as_events(request, document)
+            return await _send_as_events(request, document, checked.include_usage)
         return web.Response(body=document, content_type="application/json")
     finally:
         await relay.__aexit__(None, None, None)
@@ -288,10 +288,12 @@ async def _drain(upstream: ResponseStream) -> None:
         await asyncio.wait_for(read_rest(), _DRAIN_AFTER_DONE)
 
 
-async def _send_as_events(request: web.Request, document: bytes) -> web.StreamResponse:
+async def _send_as_events(
+    request: web.Request, document: bytes, include_usage: bool
+) -> web.StreamResponse:
     try:
         completion = json.loads(document)
-        events = _completion_events(completion)
+        events = _completion_events(completion, include_usage)
     except (ValueError, LookupError, TypeError):
         raise RequestError(
             502, "upstream answered with something other than a completion", type="upstream_error"
@@ -303,8 +305,9 @@ async def _send_as_events(request: web.Request, document: bytes) -> web.StreamRe
     return response
 
 
-def _completion_events(completion: Any) -> bytes:
-    """A ``chat.completion`` as the ``chat.completion.chunk`` events it would stream as."""
+def _completion_events(completion: Any, include_usage: bool) -> bytes:
+    """A ``chat.completion`` as the ``chat.completion.chunk`` events it would stream as
+    (the usage chunk only when the client asked for it, as OpenAI does)."""
     if "error" in completion:
         events = [completion]
     else:
@@ -333,7 +336,7 @@ def _completion_events(completion: Any) -> bytes:
                     ],
                 }
             )
-        if completion.get("usage") is not None:
+        if include_usage and completion.get("usage") is not None:
             events.append({**head, "choices": [], "usage": completion["usage"]})
     text = "".join(f"data: {json.dumps(event)}\n\n" for event in events)
     return (text + "data: [DONE]\n\n").encode()

@@ -90,6 +90,7 @@ class RelayRequest:
     model: str | None
     stream: bool
     model_given: bool
+    include_usage: bool = False
     """Whether the body has a ``model`` key at all (``null`` counts as given)."""
 
 
@@ -266,7 +267,7 @@ def parse_relay_request(body: object, *, max_messages: int) -> RelayRequest:
     n = fields.get("n")
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 128):
         raise RequestError(400, "n must be an integer from 1 to 128", param="n")
-    _include_usage(fields)
+    include_usage = _include_usage(fields)
     _temperature(fields.get("temperature"))
     _max_tokens(fields)
     _relay_messages(fields.get("messages"), max_messages)
@@ -274,6 +275,7 @@ def parse_relay_request(body: object, *, max_messages: int) -> RelayRequest:
         model=_optional_string(fields, "model"),
         stream=bool(stream),
         model_given="model" in fields,
+        include_usage=include_usage,
     )
 
 
