@@ -18,6 +18,8 @@ memory is its VmHWM. CPU time of the stub and the server during (b) shows
 which one is the bottleneck. Usage::
 
     .venv/bin/python bench/server.py [--quick]
+    .venv/bin/python bench/server.py --profile FILE   # (b) only, the server under cProfile
+    .venv/bin/python bench/server.py --instructions 300   # instructions per request (valgrind)
 """
 
 from __future__ import annotations
@@ -301,6 +303,15 @@ async def concurrent(
     return count / (time.perf_counter() - start), latencies
 
 
+def selected(
+    endpoints: dict[str, tuple[Target, Target]], workload: str, args: Any
+) -> list[tuple[str, tuple[Target, Target]]]:
+    """The endpoints to run ``workload`` on (none unless ``--only`` names it)."""
+    if workload not in args.only:
+        return []
+    return [item for item in endpoints.items() if not args.endpoints or item[0] in args.endpoints]
+
+
 def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
@@ -323,7 +334,7 @@ async def run(stub: str, server: str, server_pid: int, stub_pid: int, args: Any)
             "| endpoint | direct p50 | direct p99 | server p50 | server p99 | added p50 | added p99 |"
         )
         print("|---|---:|---:|---:|---:|---:|---:|")
-        for name, (direct, through) in endpoints.items():
+        for name, (direct, through) in selected(endpoints, "a", args):
             d = await sequential(session, direct, args.sequential)
             t = await sequential(session, through, args.sequential)
             print(
@@ -338,10 +349,11 @@ async def run(stub: str, server: str, server_pid: int, stub_pid: int, args: Any)
             f"median round of {args.rounds} (ratio range in brackets)"
         )
         print(
-            "| endpoint | direct req/s | server req/s | ratio | added p50 ms | added p99 ms | server CPU | stub CPU |"
+            "| endpoint | direct req/s | server req/s | ratio | added p50 ms | added p99 ms "
+            "| server CPU | server CPU per request | stub CPU |"
         )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
-        for name, (direct, through) in endpoints.items():
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for name, (direct, through) in selected(endpoints, "b", args):
             # Alternating rounds, median of each: the machine is shared and noisy.
             rounds = []
             for _ in range(args.rounds):
@@ -358,18 +370,28 @@ async def run(stub: str, server: str, server_pid: int, stub_pid: int, args: Any)
                         percentile(t_lat, 99) - percentile(d_lat, 99),
                         (cpu_seconds(server_pid) - cpu[0]) / wall,
                         (cpu_seconds(stub_pid) - cpu[1]) / wall,
+                        # CPU time per request moves far less with the machine's
+                        # load than requests per second do.
+                        (cpu_seconds(server_pid) - cpu[0]) / args.requests,
                     )
                 )
-            ratio, d_rate, t_rate, p50, p99, server_cpu, stub_cpu = sorted(rounds)[len(rounds) // 2]
+            ratio, d_rate, t_rate, p50, p99, server_cpu, stub_cpu, _ = sorted(rounds)[
+                len(rounds) // 2
+            ]
+            per_request = sorted(r[7] for r in rounds)[len(rounds) // 2]
             print(
                 f"| {name} | {d_rate:,.0f} | {t_rate:,.0f} | {ratio:.2f}x "
                 f"({min(r[0] for r in rounds):.2f}-{max(r[0] for r in rounds):.2f}) | "
-                f"{ms(p50)} | {ms(p99)} | {server_cpu:.0%} | {stub_cpu:.0%} |"
+                f"{ms(p50)} | {ms(p99)} | {server_cpu:.0%} | {per_request * 1e6:.0f} us | "
+                f"{stub_cpu:.0%} |"
             )
 
         print(f"\n(c) one {args.big_mib} MiB answer in 1 KiB deltas, best of {args.runs}")
-        print("| client | MiB/s of answer | vs direct parsed | vs direct bytes |")
-        print("|---|---:|---:|---:|")
+        print(
+            "| client | MiB/s of answer | vs direct parsed | vs direct bytes "
+            "| server CPU per answer |"
+        )
+        print("|---|---:|---:|---:|---:|")
         answer_mib = args.big_mib * len(BIG_DELTA) / 1024
         direct = endpoints["acytoo"][0]
         rows = [
@@ -378,14 +400,18 @@ async def run(stub: str, server: str, server_pid: int, stub_pid: int, args: Any)
             ("server /api/completions, text", endpoints["acytoo"][1], False),
             ("server /v1 stream, SSE lines + json.loads", endpoints["openai-stream"][1], True),
         ]
-        best = [
-            min([await read_answer(session, target, parse) for _ in range(args.runs)])
-            for _, target, parse in rows
-        ]
-        for (label, _, _), seconds in zip(rows, best, strict=True):
+        best = []
+        server_cpu = []
+        for _, target, parse in rows if "c" in args.only else []:
+            before = cpu_seconds(server_pid)
+            best.append(min([await read_answer(session, target, parse) for _ in range(args.runs)]))
+            server_cpu.append((cpu_seconds(server_pid) - before) / args.runs)
+        for (label, _, _), seconds, cpu_used in zip(
+            rows[: len(best)], best, server_cpu, strict=True
+        ):
             print(
                 f"| {label} | {answer_mib / seconds:,.0f} | {best[1] / seconds:.2f}x | "
-                f"{best[0] / seconds:.2f}x |"
+                f"{best[0] / seconds:.2f}x | {cpu_used * 1000:.0f} ms |"
             )
 
         print(
@@ -396,7 +422,7 @@ async def run(stub: str, server: str, server_pid: int, stub_pid: int, args: Any)
             "| endpoint | errors | direct TTFB p50 | server TTFB p50 | server TTFB p99 | server total p50 |"
         )
         print("|---|---:|---:|---:|---:|---:|")
-        for name in ("acytoo", "openai-stream"):
+        for name in ("acytoo", "openai-stream") if "d" in args.only else ():
             direct, through = endpoints[name]
             results: dict[str, list[Any]] = {}
             for target in (direct, through):
@@ -446,9 +472,15 @@ def machine() -> str:
     return machine_line(platform.machine(), f"aiohttp {aiohttp.__version__}")
 
 
-async def start_server(stub_url: str) -> tuple[asyncio.subprocess.Process, str]:
+async def start_server(
+    stub_url: str, profile: str | None = None, valgrind: bool = False
+) -> tuple[asyncio.subprocess.Process, str]:
+    profiler = ("-m", "cProfile", "-o", profile) if profile else ()
+    counter = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
     process = await asyncio.create_subprocess_exec(
+        *(counter if valgrind else ()),
         sys.executable,
+        *profiler,
         "-m",
         "acytoo.server",
         "--port",
@@ -466,7 +498,7 @@ async def start_server(stub_url: str) -> tuple[asyncio.subprocess.Process, str]:
     )
     assert process.stderr is not None
     for _ in range(100):
-        line = await asyncio.wait_for(process.stderr.readline(), 60)
+        line = await asyncio.wait_for(process.stderr.readline(), 600 if valgrind else 60)
         match = re.search(rb"listening on (http://\S+)", line)
         if match:
             return process, match[1].decode()
@@ -475,12 +507,106 @@ async def start_server(stub_url: str) -> tuple[asyncio.subprocess.Process, str]:
     raise SystemExit("the server did not start")
 
 
+async def profile(args: Any, stub: str) -> None:
+    """(b) for the /v1 endpoints with the server under cProfile: where its CPU time goes."""
+    import pstats
+
+    process, server = await start_server(stub, args.profile)
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+            for name, (_, through) in targets(stub, server).items():
+                if name != "acytoo":
+                    await concurrent(session, through, args.requests, args.workers)
+    finally:
+        process.terminate()
+        await process.wait()
+    stats = pstats.Stats(args.profile)
+    entries = stats.stats.items()  # type: ignore[attr-defined]
+    total = sum(own for _, (_, _, own, _, _) in entries)
+    requests = 4 * args.requests  # two endpoints, a warm-up round and a measured one each
+    layers: dict[str, float] = {}
+    for (path, _, function), (_, _, own, _, _) in entries:
+        layer = profile_layer(path, function)
+        layers[layer] = layers.get(layer, 0.0) + own
+    print(f"Server CPU under cProfile: {total * 1e6 / requests:.0f} us per request (inflated)")
+    print("| layer | own time per request | share |")
+    print("|---|---:|---:|")
+    for layer, own in sorted(layers.items(), key=lambda item: -item[1]):
+        if own * 1e6 / requests < 0.05:
+            continue  # code that did not run during the load (the CLI, the sync bridge)
+        print(f"| {layer} | {own * 1e6 / requests:.1f} us | {own / total:.1%} |")
+    print("\n| acytoo function | own time per request |")
+    print("|---|---:|")
+    ours = [(key, value[2]) for key, value in entries if "/acytoo/" in key[0]]
+    for (path, line, function), own in sorted(ours, key=lambda item: -item[1])[:12]:
+        where = path.split("/src/")[-1]
+        print(f"| {function} ({where}:{line}) | {own * 1e6 / requests:.1f} us |")
+
+
+def profile_layer(path: str, function: str) -> str:
+    """Which layer a profiled function belongs to."""
+    if "/acytoo/" in path:
+        return "acytoo (" + path.split("/acytoo/")[-1].split("/")[0].removesuffix(".py") + ")"
+    if "aiohttp/" in path:
+        name = path.split("aiohttp/")[-1]
+        if name.startswith(("web", "http_writer", "http_parser", "base_protocol")):
+            return "aiohttp server side (and the HTTP writer/parser both use)"
+        if name.startswith(("client", "connector", "tracing", "cookiejar", "streams")):
+            return "aiohttp client side"
+        return "aiohttp, other"
+    if "asyncio/" in path:
+        return "asyncio event loop"
+    if "'_socket.socket'" in function or "epoll" in function:
+        return "system calls (send, recv, epoll)"
+    if path == "~":
+        return "other built-ins (C)"
+    return "other Python (stdlib, multidict, yarl, start-up)"
+
+
+async def count_instructions(args: Any, stub: str) -> None:
+    """Instructions the server executes per small request, counted by valgrind.
+
+    Unlike time, the count does not move with the machine's load. Each endpoint
+    runs in a fresh server twice, N and 2N requests one at a time; the
+    difference divided by N leaves out start-up and shutdown.
+    """
+    print(f"Server instructions per request (valgrind, {args.instructions} requests)")
+    print("| endpoint | instructions per request |")
+    print("|---|---:|")
+    for name in ("acytoo", "openai-stream", "openai"):
+        counts = []
+        for count in (args.instructions, 2 * args.instructions):
+            process, server = await start_server(stub, valgrind=True)
+            try:
+                async with aiohttp.ClientSession() as session:
+                    through = targets(stub, server)[name][1]
+                    for _ in range(count):
+                        await one_request(session, through)
+            finally:
+                process.terminate()
+                assert process.stderr is not None
+                tail = (await asyncio.wait_for(process.stderr.read(), 300)).decode()
+                await process.wait()
+            match = re.search(r"I\s+refs:\s+([\d,]+)", tail)
+            if match is None:
+                raise SystemExit(f"no instruction count from valgrind: {tail[-500:]}")
+            counts.append(int(match[1].replace(",", "")))
+        print(f"| {name} | {(counts[1] - counts[0]) / args.instructions / 1e6:.2f} M |")
+
+
 async def main_async(args: Any, stub_port: int, stub_pid: int, lost: Any) -> None:
     stub = f"http://127.0.0.1:{stub_port}"
+    if args.instructions:
+        await count_instructions(args, stub)
+        return
+    if args.profile:
+        await profile(args, stub)
+        return
     process, server = await start_server(stub)
     try:
         await run(stub, server, process.pid, stub_pid, args)
-        await disconnects(stub, server, lost, args.disconnects)
+        if "f" in args.only:
+            await disconnects(stub, server, lost, args.disconnects)
     finally:
         process.terminate()
         await process.wait()
@@ -489,6 +615,23 @@ async def main_async(args: Any, stub_port: int, stub_pid: int, lost: Any) -> Non
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smaller run, to try it out")
+    parser.add_argument("--profile", metavar="FILE", help="profile the server during (b) only")
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        metavar="N",
+        help="count the server's instructions per request with valgrind (N and 2N requests)",
+    )
+    parser.add_argument(
+        "--only", default="abcdf", help="the workloads to run, e.g. 'bc' (default: all)"
+    )
+    parser.add_argument(
+        "--endpoint",
+        dest="endpoints",
+        action="append",
+        choices=["acytoo", "openai-stream", "openai"],
+        help="run (a) and (b) only on this endpoint (repeatable)",
+    )
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     args.sequential = 500 // scale

@@ -20,6 +20,7 @@ OPTIONS = [
     "--key-selection",
     "--model-default",
     "--allow-model",
+    "--model-alias",
     "--password",
     "--api-key",
     "--allow-client-keys",
@@ -51,6 +52,8 @@ def test_help_documents_every_option() -> None:
         (["--max-body", "lots"], "is not a size"),
         (["--port", "70000"], "70000"),
         (["--backend", "gpt"], "gpt"),
+        (["--model-alias", "fast"], "is not NAME=MODEL"),
+        (["--model-alias", "=gpt-4o"], "is not NAME=MODEL"),
     ],
 )
 def test_bad_options_are_usage_errors(args: list[str], words: str) -> None:

@@ -296,6 +296,7 @@ async def test_health_and_openapi(start_server, http) -> None:
         "/api/completions",
         "/api/render",
         "/v1/chat/completions",
+        "/v1/embeddings",
         "/v1/models",
         "/healthz",
         "/openapi.json",

@@ -232,8 +232,12 @@ async def test_max_tokens_reaches_an_openai_upstream(
         await client.chat.completions.create(model="m", messages=USER)
         with pytest.raises(openai.BadRequestError):
             await client.chat.completions.create(model="m", messages=USER, max_tokens=0)
-    sent = [request.json.get("max_tokens") for request in openai_upstream.chat_requests]
-    assert sent == [7, 9, None]
+    # Relayed as the client named them: max_completion_tokens stays max_completion_tokens.
+    sent = [
+        (request.json.get("max_tokens"), request.json.get("max_completion_tokens"))
+        for request in openai_upstream.chat_requests
+    ]
+    assert sent == [(7, None), (None, 9), (None, None)]
 
 
 async def test_models_come_from_the_upstream(start_server, openai_upstream: OpenAIUpstream) -> None:

@@ -57,6 +57,7 @@ def test_the_document_names_every_route() -> None:
         ("/api/completions", "post"),
         ("/api/render", "post"),
         ("/v1/chat/completions", "post"),
+        ("/v1/embeddings", "post"),
         ("/v1/models", "get"),
         ("/healthz", "get"),
         ("/openapi.json", "get"),

@@ -1,7 +1,9 @@
 """A real, scriptable OpenAI-compatible upstream on 127.0.0.1.
 
 It serves ``POST /v1/chat/completions`` (SSE when the request asks for
-``stream``, else one JSON completion) and ``GET /v1/models``, records every
+``stream``, else one JSON completion; ``n`` choices; a final usage chunk
+when ``stream_options.include_usage`` is set), ``POST /v1/embeddings`` and
+``GET /v1/models``, records every
 request it receives (headers, including ``Authorization``, and body), and
 answers either with its default reply or with the next scripted one.
 
@@ -10,7 +12,9 @@ writes at arbitrary byte offsets (even inside a UTF-8 character), CRLF line
 ends, comments, multi-line ``data``, a missing ``data: [DONE]``, an error
 event in the middle of the stream, an abrupt close, error statuses with
 OpenAI error bodies, a JSON body where SSE was asked for, and a stall that
-lasts until the client leaves (``disconnected`` is then set).
+lasts until the client leaves (``disconnected`` is then set). Tool calls
+are scripted with :func:`tool_call_events` (streamed) and
+:func:`completion` (``tool_calls=``).
 
 Knobs besides scripted replies: ``answer`` (the default reply's text, or a
 function of the request body), ``models`` (the default model list) and
@@ -49,6 +53,7 @@ from ._scripted import MAX_HOLD_SECONDS, ScriptedServer, peer, running, running_
 __all__ = [
     "DEFAULT_ANSWER",
     "DEFAULT_MODELS",
+    "USAGE",
     "JSONReply",
     "OpenAIUpstream",
     "ReceivedRequest",
@@ -60,10 +65,14 @@ __all__ = [
     "openai_upstream",
     "text_events",
     "threaded_openai_upstream",
+    "tool_call_events",
+    "usage_chunk",
 ]
 
 DEFAULT_ANSWER = "Hello from the upstream! ✓"
 DEFAULT_MODELS = ("gpt-3.5-turbo", "gpt-4o-mini")
+USAGE = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+"""The upstream's own token counts (a server estimating them would not get these)."""
 
 Event = Mapping[str, Any] | str
 Ending = Literal["complete", "abort", "hold"]
@@ -170,20 +179,60 @@ def chunk(
     role: str | None = None,
     finish_reason: str | None = None,
     model: str = "gpt-3.5-turbo",
+    index: int = 0,
+    tool_calls: list[dict[str, Any]] | None = None,
+    logprobs: dict[str, Any] | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
-    """A ``chat.completion.chunk`` object as OpenAI streams them."""
+    """A ``chat.completion.chunk`` object as OpenAI streams them (``extra``: more top-level keys)."""
     delta: dict[str, Any] = {}
     if role is not None:
         delta["role"] = role
     if content is not None:
         delta["content"] = content
+    if tool_calls is not None:
+        delta["tool_calls"] = tool_calls
+    choice: dict[str, Any] = {"index": index, "delta": delta, "finish_reason": finish_reason}
+    if logprobs is not None:
+        choice["logprobs"] = logprobs
     return {
         "id": "chatcmpl-test",
         "object": "chat.completion.chunk",
         "created": 1700000000,
         "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+        "system_fingerprint": "fp_test",
+        "choices": [choice],
+        **extra,
     }
+
+
+def usage_chunk(usage: Mapping[str, int] = USAGE, model: str = "gpt-3.5-turbo") -> dict[str, Any]:
+    """The final chunk of a stream asked for ``stream_options.include_usage``."""
+    return {**chunk(model=model), "choices": [], "usage": dict(usage)}
+
+
+def tool_call_events(
+    name: str,
+    arguments: Sequence[str],
+    *,
+    call_id: str = "call_test_1",
+    model: str = "gpt-3.5-turbo",
+) -> list[dict[str, Any]]:
+    """A streamed tool call as OpenAI sends it: the call's head, then its arguments in pieces."""
+    head = {
+        "index": 0,
+        "id": call_id,
+        "type": "function",
+        "function": {"name": name, "arguments": ""},
+    }
+    return [
+        chunk(role="assistant", content=None, tool_calls=[head], model=model),
+        *(
+            chunk(tool_calls=[{"index": 0, "function": {"arguments": piece}}], model=model)
+            for piece in arguments
+        ),
+        chunk(finish_reason="tool_calls", model=model),
+    ]
 
 
 def text_events(pieces: Sequence[str], model: str = "gpt-3.5-turbo") -> list[dict[str, Any]]:
@@ -195,21 +244,35 @@ def text_events(pieces: Sequence[str], model: str = "gpt-3.5-turbo") -> list[dic
     ]
 
 
-def completion(content: str, model: str = "gpt-3.5-turbo") -> dict[str, Any]:
-    """A non-streaming ``chat.completion`` object."""
+def completion(
+    content: str | None,
+    model: str = "gpt-3.5-turbo",
+    *,
+    tool_calls: list[dict[str, Any]] | None = None,
+    choices: int = 1,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A non-streaming ``chat.completion`` object (``choices`` copies of the message)."""
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+    if tool_calls is not None:
+        message["tool_calls"] = tool_calls
     return {
         "id": "chatcmpl-test",
         "object": "chat.completion",
         "created": 1700000000,
         "model": model,
+        "system_fingerprint": "fp_test",
         "choices": [
             {
-                "index": 0,
-                "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop",
+                "index": index,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": "tool_calls" if tool_calls else "stop",
             }
+            for index in range(choices)
         ],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        "usage": dict(USAGE),
+        **extra,
     }
 
 
@@ -248,6 +311,7 @@ class OpenAIUpstream(ScriptedServer):
         """Set when a request has arrived (clear it to wait for the next)."""
         self._chat_replies: collections.deque[Reply] = collections.deque()
         self._model_replies: collections.deque[Reply] = collections.deque()
+        self._embedding_replies: collections.deque[Reply] = collections.deque()
 
     @property
     def base_url(self) -> str:
@@ -263,6 +327,15 @@ class OpenAIUpstream(ScriptedServer):
         """Queue answers for the next chat completion requests, in order."""
         self._chat_replies.extend(replies)
 
+    @property
+    def embedding_requests(self) -> list[ReceivedRequest]:
+        """The requests to ``/v1/embeddings``."""
+        return [r for r in self.requests if r.path == "/v1/embeddings"]
+
+    def reply_embeddings(self, *replies: Reply) -> None:
+        """Queue answers for the next ``POST /v1/embeddings`` requests, in order."""
+        self._embedding_replies.extend(replies)
+
     def reply_models(self, *replies: Reply) -> None:
         """Queue answers for the next ``GET /v1/models`` requests, in order."""
         self._model_replies.extend(replies)
@@ -276,6 +349,7 @@ class OpenAIUpstream(ScriptedServer):
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         return app
 
@@ -318,11 +392,40 @@ class OpenAIUpstream(ScriptedServer):
             return error_reply(400, "'messages' is a required property")
         model = body.get("model") if isinstance(body.get("model"), str) else "gpt-3.5-turbo"
         text = self.answer(body) if callable(self.answer) else self.answer
+        n = body.get("n") if isinstance(body.get("n"), int) else 1
         if body.get("stream"):
             words = text.split(" ")
             pieces = [w + " " for w in words[:-1]] + [words[-1]]
-            return SSEReply(text_events(pieces, model))
-        return JSONReply(completion(text, model))
+            events = text_events(pieces, model)
+            if n > 1:
+                events = [
+                    {**e, "choices": [{**e["choices"][0], "index": i}]}
+                    for e in events
+                    for i in range(n)
+                ]
+            options = body.get("stream_options")
+            if isinstance(options, dict) and options.get("include_usage"):
+                events.append(usage_chunk(model=model))
+            return SSEReply(events)
+        return JSONReply(completion(text, model, choices=n))
+
+    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
+        received = await self._record(request)
+        reply = self._unauthorized(received)
+        if reply is None and self._embedding_replies:
+            reply = self._embedding_replies.popleft()
+        if reply is None:
+            body = received.json
+            inputs = body.get("input") if isinstance(body, dict) else None
+            count = len(inputs) if isinstance(inputs, list) else 1
+            data = [
+                {"object": "embedding", "index": i, "embedding": [0.25, -0.5, float(i)]}
+                for i in range(count)
+            ]
+            usage = {"prompt_tokens": 3, "total_tokens": 3}
+            model = body.get("model") if isinstance(body, dict) else None
+            reply = JSONReply({"object": "list", "data": data, "model": model, "usage": usage})
+        return await self._send(request, reply)
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         received = await self._record(request)

@@ -141,7 +141,15 @@ async def pooled_session(proxy: URL | None) -> aiohttp.ClientSession:
         )
     else:
         connector = _TCPConnector(limit=_connection_limit)
-    session = aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=True)
+    # No cookie jar: the pool is shared by every caller (every client of the
+    # server), so a cookie one answer sets must not ride along with the next
+    # caller's requests; it also saves the jar's work on every request.
+    session = aiohttp.ClientSession(
+        connector=connector,
+        trust_env=False,
+        auto_decompress=True,
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
     per_loop[key] = session
     guard = _close_at_shutdown(session)
     await anext(guard)

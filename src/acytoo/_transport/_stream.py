@@ -72,7 +72,10 @@ class TransportOptions:
 
 @dataclass(frozen=True)
 class HTTPRequest:
-    """A JSON POST (or other method) to send; ``body=None`` sends no body (a GET)."""
+    """A JSON POST (or other method) to send; ``body=None`` sends no body (a GET).
+
+    ``body`` is serialised to JSON, except ``bytes``, which are sent as they are.
+    """
 
     url: URL
     headers: Mapping[str, str]
@@ -295,6 +298,8 @@ def _client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
 
 
 def _encode_body(body: object) -> bytes:
+    if isinstance(body, bytes):
+        return body  # already JSON: a relayed request goes out byte for byte
     try:
         return json.dumps(body, ensure_ascii=False).encode()
     except UnicodeEncodeError:

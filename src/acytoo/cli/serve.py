@@ -26,6 +26,18 @@ def _parse_size(ctx: click.Context, param: click.Parameter, value: str) -> int:
     return int(match[1]) * _SIZE_UNITS[(match[2] or "").lower()]
 
 
+def _parse_aliases(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    aliases = []
+    for value in values:
+        name, sep, model = value.partition("=")
+        if not sep or not name.strip() or not model.strip():
+            raise click.BadParameter(f"{value!r} is not NAME=MODEL")
+        aliases.append((name.strip(), model.strip()))
+    return tuple(aliases)
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -87,6 +99,14 @@ def _parse_size(ctx: click.Context, param: click.Parameter, value: str) -> int:
     "--allow-model",
     multiple=True,
     help="Accept only these models (repeatable); others get 400 'Not supported model X'.",
+)
+@click.option(
+    "--model-alias",
+    multiple=True,
+    metavar="NAME=MODEL",
+    callback=_parse_aliases,
+    help="Serve the upstream's MODEL under NAME (repeatable): requests for NAME go "
+    "upstream as MODEL, answers say NAME.",
 )
 @click.option(
     "--password",
@@ -200,6 +220,7 @@ def serve(
     shuffle: bool,
     model_default: str | None,
     allow_model: tuple[str, ...],
+    model_alias: tuple[tuple[str, str], ...],
     password: str | None,
     api_key: tuple[str, ...],
     allow_client_keys: bool,
@@ -219,9 +240,9 @@ def serve(
 ) -> None:
     """Serve the Acytoo protocol and an OpenAI-compatible API.
 
-    Endpoints: POST /api/completions (Acytoo protocol), POST /v1/chat/completions
-    and GET /v1/models (OpenAI), GET /healthz, GET /openapi.json, and the chat
-    page at / (with POST /api/render; --no-web turns them off). With no
+    Endpoints: POST /api/completions (Acytoo protocol), POST /v1/chat/completions,
+    GET /v1/models and POST /v1/embeddings (OpenAI), GET /healthz, GET /openapi.json,
+    and the chat page at / (with POST /api/render; --no-web turns them off). With no
     backend configured it serves the offline documentation assistant. It stops
     on SIGTERM or Ctrl-C after letting answers in flight finish (--grace-period).
 
@@ -252,6 +273,7 @@ def serve(
             allow_client_keys=allow_client_keys,
             default_model=model_default or None,
             allowed_models=allow_model,
+            model_aliases=model_alias,
             password=password or None,
             api_keys=tuple(key for key in api_key if key),
             max_body=max_body,

@@ -101,6 +101,9 @@ class AsyncGeneratorProvider(abc.ABC):
     supports_system_message: ClassVar[bool] = True
     supports_gpt_35_turbo: ClassVar[bool] = False
     supports_gpt_4: ClassVar[bool] = False
+    supports_relay: ClassVar[bool] = False
+    """Whether raw OpenAI-protocol requests can be relayed (``open_relay``, see
+    :mod:`acytoo.providers._relay`); text-only providers leave it false."""
     default_model: ClassVar[str] = ""
     models: ClassVar[tuple[str, ...]] = ()
     """Model ids known to work; :meth:`list_models` may ask the service instead."""

@@ -15,6 +15,7 @@ import enum
 import json
 import os
 from collections.abc import AsyncGenerator, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any, ClassVar, TypeVar
 
 from yarl import URL
@@ -25,6 +26,7 @@ from ..errors import InvalidRequestError, StreamError, TransportError
 from ..typing import AsyncResult, Messages
 from ._env_keys import BASE_URL_ENVIRONMENT_VARIABLE, environment_api_key
 from ._http import check_options, join_path, parse_base_url, transport_options
+from ._relay import check_relay_path
 from .base import AsyncGeneratorProvider, alias_option, validate_messages, validate_temperature
 
 __all__ = ["OpenAICompatible"]
@@ -71,6 +73,8 @@ class OpenAICompatible(AsyncGeneratorProvider):
     supports_gpt_35_turbo: ClassVar[bool] = True
     supports_gpt_4: ClassVar[bool] = True
     default_model: ClassVar[str] = DEFAULT_MODEL
+    supports_relay: ClassVar[bool] = True
+    """Raw OpenAI-protocol requests can be relayed (:meth:`open_relay`)."""
 
     @classmethod
     def options(cls, kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -128,6 +132,28 @@ class OpenAICompatible(AsyncGeneratorProvider):
                     yield text
 
     @classmethod
+    def open_relay(
+        cls, path: str, body: bytes, proxy: str | None = None, **kwargs: Any
+    ) -> AbstractAsyncContextManager[ResponseStream]:
+        """POST ``body`` (JSON bytes, unchanged) to ``{base_url}{path}``; see
+        :class:`~acytoo.providers._relay.RelayProvider`.
+
+        The answer is the upstream's own (an event stream or one JSON
+        document), opened after its first chunk; the same transport as
+        :meth:`create_async_generator` (pool, proxy, time limits, retries
+        before the first byte, status errors).
+        """
+        options = cls.options(kwargs)
+        check_options(cls.__name__, options, _OPTIONS)
+        base = cls.base_url(options.get("base_url"))
+        request = HTTPRequest(
+            url=join_path(base, check_relay_path(path)),
+            headers=cls._headers(options, "application/json, text/event-stream", base),
+            body=body,
+        )
+        return open_stream(request, transport_options(proxy, options))
+
+    @classmethod
     async def list_models(cls, proxy: str | None = None, **kwargs: Any) -> list[str]:
         """The model ids ``GET {base_url}/models`` lists."""
         options = cls.options(kwargs)
@@ -172,7 +198,7 @@ class OpenAICompatible(AsyncGeneratorProvider):
 
 
 class _Done(enum.Enum):
-    """What :func:`_event_content` returns for the ``[DONE]`` event."""
+    """What :func:`_careful_content` returns for the ``[DONE]`` event."""
 
     DONE = "[DONE]"
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import AsyncGenerator, Sequence
-from typing import Any
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
 
 from .._base_errors import AllProvidersFailedError, InvalidRequestError
 from ..typing import CreateResult, Messages
+from ._relay import FailoverRelay, RelayProvider, relay_capable
 from .base import (
     ProviderType,
     answer_in_background,
@@ -17,6 +19,9 @@ from .base import (
     model_once,
     provider_name,
 )
+
+if TYPE_CHECKING:
+    from .._transport import ResponseStream
 
 __all__ = ["RetryProvider"]
 
@@ -81,6 +86,24 @@ class RetryProvider:
     def models(self) -> tuple[str, ...]:
         """The providers' known models, without repeats, in provider order."""
         return tuple(dict.fromkeys(m for p in self.providers for m in getattr(p, "models", ())))
+
+    @property
+    def supports_relay(self) -> bool:
+        """True when every provider relays raw requests (see :meth:`open_relay`)."""
+        return all(relay_capable(p) is not None for p in self.providers)
+
+    def open_relay(
+        self, path: str, body: bytes, proxy: str | None = None, **kwargs: Any
+    ) -> AbstractAsyncContextManager[ResponseStream]:
+        """Relay ``body`` through the first provider whose answer starts (failover
+        before the first byte, as :meth:`create_async_generator` does)."""
+        relays: list[RelayProvider] = []
+        for provider in self.order():
+            relay = relay_capable(provider)
+            if relay is None:
+                raise InvalidRequestError(f"{provider_name(provider)} cannot relay requests")
+            relays.append(relay)
+        return FailoverRelay(relays, path, body, proxy, kwargs)
 
     def order(self) -> list[ProviderType]:
         """The providers in the order the next call tries them."""

@@ -19,7 +19,7 @@ from .backends import Backend, build_backend
 from .config import ServerConfig
 from .connections import track_requests
 from .errors import RequestError, error_response
-from .openai_protocol import handle_chat_completions, handle_models
+from .openai_protocol import handle_chat_completions, handle_embeddings, handle_models
 from .ratelimit import RateLimiter
 from .security import BrowserPolicy
 from .service import Service
@@ -72,6 +72,7 @@ def create_app(
 
     app.router.add_post("/api/completions", handle_completions)
     app.router.add_post("/v1/chat/completions", handle_chat_completions)
+    app.router.add_post("/v1/embeddings", handle_embeddings)
     app.router.add_get("/v1/models", handle_models)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi)

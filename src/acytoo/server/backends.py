@@ -8,11 +8,13 @@ from command-line settings happens here and nowhere else.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .._base_errors import InvalidRequestError
+from ..providers._relay import RelayProvider, relay_capable
 from ..providers.base import ProviderType, provider_name
 from ..providers.registry import LOCAL_MODEL, ProviderKind, get_kind, kind_names
 
@@ -47,6 +49,12 @@ class Backend:
     @property
     def name(self) -> str:
         return provider_name(self.provider)
+
+    @functools.cached_property
+    def relay(self) -> RelayProvider | None:
+        """The provider, when it relays raw OpenAI requests (then ``/v1`` passes
+        requests through); ``None`` for a backend that carries text only."""
+        return relay_capable(self.provider)
 
     def call_options(
         self,

@@ -38,6 +38,9 @@ class ServerConfig:
     allow_client_keys: bool = True
     default_model: str | None = None
     allowed_models: tuple[str, ...] = ()
+    model_aliases: tuple[tuple[str, str], ...] = ()
+    """``(name, upstream model)`` pairs: a client asking for ``name`` gets the upstream's
+    ``upstream model``, and answers are labelled ``name`` again."""
     password: str | None = field(default=None, repr=False)
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     max_body: int = DEFAULT_MAX_BODY
@@ -78,6 +81,8 @@ class ServerConfig:
             raise InvalidRequestError("allowed hosts are host names such as chat.example.com")
         if self.key_selection not in ("round-robin", "random"):
             raise InvalidRequestError("key_selection must be 'round-robin' or 'random'")
+        if any(not name or not model for name, model in self.model_aliases):
+            raise InvalidRequestError("model aliases must be NAME=MODEL with neither empty")
         if any(not key for key in self.upstream_keys):
             raise InvalidRequestError("upstream keys must not be empty")
         if any(not key for key in self.api_keys) or self.password == "":

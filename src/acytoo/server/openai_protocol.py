@@ -1,6 +1,8 @@
 """``/v1/chat/completions`` and ``/v1/models``: OpenAI's Chat Completions protocol.
 
-Streaming answers are Server-Sent Events of ``chat.completion.chunk`` objects
+With a backend that relays raw requests (an OpenAI-compatible upstream),
+requests and answers pass through :mod:`.openai_relay` instead. Otherwise:
+streaming answers are Server-Sent Events of ``chat.completion.chunk`` objects
 ending with ``data: [DONE]``; a failure after the first event is sent as a
 ``data: {"error": {...}}`` event, which the ``openai`` SDK raises. Text that
 arrives together is sent as one event. ``usage`` is an estimate (about four
@@ -16,11 +18,12 @@ import time
 from aiohttp import web
 
 from .errors import RequestError, error_body, log_failure, provider_failure
+from .openai_relay import relay_chat_completions, relay_embeddings
 from .service import Answer, Service
 from .state import SERVICE
-from .validation import CompletionRequest, parse_openai_request, read_json_body
+from .validation import CompletionRequest, parse_openai_request, read_raw_json_body
 
-__all__ = ["handle_chat_completions", "handle_models"]
+__all__ = ["handle_chat_completions", "handle_embeddings", "handle_models"]
 
 _SSE_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -57,15 +60,31 @@ async def handle_models(request: web.Request) -> web.Response:
 
 
 async def handle_chat_completions(request: web.Request) -> web.StreamResponse:
-    """``POST /v1/chat/completions``, streaming or not."""
+    """``POST /v1/chat/completions``, streaming or not.
+
+    A backend that relays raw requests gets the body as it is
+    (:mod:`.openai_relay`); the others get the checked messages as text.
+    """
     service = request.app[SERVICE]
     check_bearer(request, service)
-    body = await read_json_body(request, service.config.max_body, service.config.body_timeout)
+    raw, body = await read_raw_json_body(
+        request, service.config.max_body, service.config.body_timeout
+    )
+    if service.backend.relay is not None:
+        return await relay_chat_completions(request, service, raw, body)
     completion = parse_openai_request(body, max_messages=service.config.max_messages)
     answer = await service.start(completion)
     if completion.stream:
         return await _stream_events(request, completion, answer)
     return await _whole_answer(completion, answer)
+
+
+async def handle_embeddings(request: web.Request) -> web.Response:
+    """``POST /v1/embeddings``: relayed to a backend that has it, else 400."""
+    service = request.app[SERVICE]
+    check_bearer(request, service)
+    raw, body = await read_raw_json_body(request, service.config.max_body)
+    return await relay_embeddings(request, service, raw, body)
 
 
 def estimate_tokens(text: str) -> int:

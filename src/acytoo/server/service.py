@@ -6,7 +6,9 @@ import hmac
 import itertools
 import random
 from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import APIStatusError
 from .backends import Backend
@@ -14,6 +16,9 @@ from .config import ServerConfig
 from .errors import RequestError, log_failure, provider_failure
 from .streaming import ChunkPump
 from .validation import CompletionRequest
+
+if TYPE_CHECKING:
+    from .._transport import ResponseStream
 
 __all__ = ["Answer", "Service"]
 
@@ -39,6 +44,7 @@ class Service:
             secret.encode("utf-8", "surrogatepass") for secret in config.access_secrets
         ]
         self._allowed = frozenset(config.allowed_models)
+        self._aliases = dict(config.model_aliases)
         self._keys: Iterator[str] | None = (
             itertools.cycle(config.upstream_keys) if config.upstream_keys else None
         )
@@ -74,6 +80,10 @@ class Service:
             and (self.backend.key_option is not None)
         )
 
+    def upstream_model(self, model: str) -> str:
+        """The upstream's name for ``model`` (what :meth:`resolve_model` chose)."""
+        return self._aliases.get(model, model)
+
     def upstream_key(self, client_key: str) -> str | None:
         """The client's own key when allowed, else the next of the server's keys."""
         if client_key and self.config.allow_client_keys:
@@ -98,7 +108,7 @@ class Service:
         )
         try:
             chunks = self.backend.provider.create_async_generator(
-                model, request.messages, **options
+                self.upstream_model(model), request.messages, **options
             )
         except Exception as exc:
             log_failure(exc, after_text=False, client_credentials=client_credentials)
@@ -114,6 +124,18 @@ class Service:
             await pump.aclose()
             raise
         return Answer(self.backend.reported_model or model, first, pump)
+
+    def open_relay(self, path: str, body: bytes) -> AbstractAsyncContextManager[ResponseStream]:
+        """Send ``body`` to the backend's ``path`` unchanged, with the next upstream key.
+
+        Only for a backend with :attr:`Backend.relay`; entering waits for the
+        upstream's first chunk (failover and retries happen before it).
+        """
+        relay = self.backend.relay
+        if relay is None:
+            raise RequestError(400, "this server's backend cannot relay requests")
+        options = self.backend.call_options(self.upstream_key(""), None)
+        return relay.open_relay(path, body, **options)
 
     async def list_models(self) -> list[str]:
         """The allow-list when there is one, else what the backend offers."""
@@ -138,4 +160,4 @@ class Service:
             raise provider_failure(exc) from exc
         if default and default not in models:
             models.insert(0, default)
-        return models
+        return [*self._aliases, *(model for model in models if model not in self._aliases)]

@@ -31,10 +31,15 @@ from .errors import RequestError
 __all__ = [
     "DEFAULT_MAX_BODY",
     "DEFAULT_MAX_MESSAGES",
+    "TEXT_ONLY_PARAMETERS",
     "CompletionRequest",
+    "RelayRequest",
     "parse_acytoo_request",
+    "parse_embeddings_request",
     "parse_openai_request",
+    "parse_relay_request",
     "read_json_body",
+    "read_raw_json_body",
 ]
 
 DEFAULT_MAX_BODY = 1024 * 1024
@@ -47,6 +52,52 @@ ROLES = frozenset({"system", "user", "assistant"})
 # OpenAI's newer name for the system role; upstreams of other kinds know only "system".
 _OPENAI_ROLE_ALIASES = {"developer": "system"}
 _JSON_TYPES = frozenset({"application/json", "text/plain", "application/octet-stream", ""})
+# Chat Completions parameters the server honours itself for a backend that carries
+# text only (the offline assistant, an Acytoo upstream); "user", "metadata" and
+# "store" change nothing for the answer. Anything else is refused with 400 naming
+# it, unless its value is one that changes nothing either (_NEUTRAL_VALUES).
+TEXT_ONLY_PARAMETERS = frozenset(
+    {
+        "model",
+        "messages",
+        "stream",
+        "stream_options",
+        "temperature",
+        "max_tokens",
+        "max_completion_tokens",
+        "n",
+        "user",
+        "metadata",
+        "store",
+    }
+)
+_NEUTRAL_VALUES: dict[str, tuple[object, ...]] = {
+    "top_p": (1,),
+    "presence_penalty": (0,),
+    "frequency_penalty": (0,),
+    "logprobs": (False,),
+    "tools": ([],),
+    "tool_choice": ("none", "auto"),
+    "parallel_tool_calls": (True, False),
+    "response_format": ({"type": "text"},),
+}
+# Roles a relayed request may carry (the upstream checks the rest of each message).
+_RELAY_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+
+
+@dataclass(frozen=True)
+class RelayRequest:
+    """A checked Chat Completions body for a backend that relays it as it is.
+
+    Only what the server must look at is extracted; the body itself goes
+    upstream unchanged (see :func:`parse_relay_request`).
+    """
+
+    model: str | None
+    stream: bool
+    model_given: bool
+    include_usage: bool = False
+    """Whether the body has a ``model`` key at all (``null`` counts as given)."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +117,14 @@ class CompletionRequest:
 async def read_json_body(
     request: web.Request, max_body: int, stall_timeout: float = DEFAULT_BODY_TIMEOUT
 ) -> object:
-    """The request's JSON body, or :class:`RequestError` (400, 408, 413 or 415).
+    """The request's JSON body, or :class:`RequestError` (400, 408, 413 or 415)."""
+    return (await read_raw_json_body(request, max_body, stall_timeout))[1]
+
+
+async def read_raw_json_body(
+    request: web.Request, max_body: int, stall_timeout: float = DEFAULT_BODY_TIMEOUT
+) -> tuple[bytes, object]:
+    """The request's body as received and parsed (strict JSON), or :class:`RequestError`.
 
     A body that stops arriving for ``stall_timeout`` seconds, or that arrives
     slower than ``MIN_BODY_RATE`` on average once ``stall_timeout`` has passed,
@@ -111,7 +169,7 @@ async def read_json_body(
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RequestError(400, f"request body is not valid UTF-8 (byte {exc.start})") from None
-    return parse_json(text)
+    return raw, parse_json(text)
 
 
 async def _next_chunk(content: StreamReader, stall_timeout: float, earned: float) -> bytes:
@@ -211,25 +269,24 @@ def parse_acytoo_request(body: object, *, max_messages: int) -> CompletionReques
 
 
 def parse_openai_request(body: object, *, max_messages: int) -> CompletionRequest:
-    """Check a Chat Completions body; parameters acytoo cannot honour are refused."""
+    """Check a Chat Completions body for a text-only backend; parameters it cannot
+    honour are refused with 400 naming them (``param``)."""
     fields = _object(body)
+    for name, value in fields.items():
+        if name not in TEXT_ONLY_PARAMETERS and value is not None and not _neutral(name, value):
+            raise RequestError(
+                400,
+                f"{name} is not supported by this server's backend, which answers with text only",
+                param=name,
+                code="unsupported_parameter",
+            )
     stream = fields.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise RequestError(400, "stream must be a boolean", param="stream")
     n = fields.get("n")
     if n is not None and (isinstance(n, bool) or n != 1):
         raise RequestError(400, "only n=1 is supported", param="n")
-    include_usage = False
-    stream_options = fields.get("stream_options")
-    if stream_options is not None:
-        if not isinstance(stream_options, Mapping):
-            raise RequestError(400, "stream_options must be an object", param="stream_options")
-        usage = stream_options.get("include_usage")
-        if usage is not None and not isinstance(usage, bool):
-            raise RequestError(
-                400, "stream_options.include_usage must be a boolean", param="stream_options"
-            )
-        include_usage = bool(usage)
+    include_usage = _include_usage(fields)
     return CompletionRequest(
         messages=_messages(fields.get("messages"), max_messages, openai=True),
         model=_optional_string(fields, "model"),
@@ -238,6 +295,156 @@ def parse_openai_request(body: object, *, max_messages: int) -> CompletionReques
         include_usage=include_usage,
         max_tokens=_max_tokens(fields),
     )
+
+
+def _neutral(name: str, value: object) -> bool:
+    """Whether ``value`` is one that changes nothing for a text answer (``top_p: 1``...)."""
+    neutral = _NEUTRAL_VALUES.get(name, ())
+    # True == 1 and False == 0 in Python: compare types too.
+    return any(type(value) is type(candidate) and value == candidate for candidate in neutral)
+
+
+def parse_relay_request(body: object, *, max_messages: int) -> RelayRequest:
+    """Check a Chat Completions body that goes upstream unchanged.
+
+    What the server owns or must rely on is checked (``model``, ``stream``,
+    ``stream_options``, ``n``, ``temperature``, the token limits, the shape
+    of ``messages``); every other field is the upstream's to judge, so
+    parameters acytoo does not know yet work too. Malformed messages are
+    still a 400 here rather than whatever the upstream makes of them.
+    """
+    fields = _object(body)
+    stream = fields.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise RequestError(400, "stream must be a boolean", param="stream")
+    n = fields.get("n")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 128):
+        raise RequestError(400, "n must be an integer from 1 to 128", param="n")
+    include_usage = _include_usage(fields)
+    _temperature(fields.get("temperature"))
+    _max_tokens(fields)
+    _relay_messages(fields.get("messages"), max_messages)
+    return RelayRequest(
+        model=_optional_string(fields, "model"),
+        stream=bool(stream),
+        model_given="model" in fields,
+        include_usage=include_usage,
+    )
+
+
+def parse_embeddings_request(body: object) -> str:
+    """Check an embeddings body (``model`` and ``input`` are required); its model."""
+    fields = _object(body)
+    model = _optional_string(fields, "model")
+    if not model:
+        raise RequestError(400, "model is required", param="model")
+    value = fields.get("input")
+    if not isinstance(value, (str, list)) or not value:
+        raise RequestError(400, "input must be a non-empty string or list", param="input")
+    return model
+
+
+def _include_usage(fields: Mapping[str, object]) -> bool:
+    stream_options = fields.get("stream_options")
+    if stream_options is None:
+        return False
+    if not isinstance(stream_options, Mapping):
+        raise RequestError(400, "stream_options must be an object", param="stream_options")
+    usage = stream_options.get("include_usage")
+    if usage is not None and not isinstance(usage, bool):
+        raise RequestError(
+            400, "stream_options.include_usage must be a boolean", param="stream_options"
+        )
+    return bool(usage)
+
+
+def _relay_messages(value: object, max_messages: int) -> None:
+    """The shapes of OpenAI's messages: tool results, tool calls, content parts, names."""
+    value = _message_list(value, max_messages)
+    for index, message in enumerate(value):
+        where = f"messages[{index}]"
+        if not isinstance(message, dict):
+            raise RequestError(400, f"{where} must be an object", param="messages")
+        role = message.get("role")
+        if not isinstance(role, str) or role not in _RELAY_ROLES:
+            raise RequestError(
+                400,
+                f"{where}.role must be one of {', '.join(sorted(_RELAY_ROLES))}; "
+                f"got {_short(role)}",
+                param="messages",
+            )
+        content = message.get("content")
+        calls = message.get("tool_calls")
+        if calls is not None:
+            if role != "assistant":
+                raise RequestError(
+                    400, f"{where}: only assistant messages carry tool_calls", param="messages"
+                )
+            _tool_calls(calls, where)
+        if content is None:
+            # An assistant that only called tools (or a function) says nothing; so may
+            # a (deprecated) function result.
+            if role == "function":
+                pass
+            elif role != "assistant" or (calls is None and message.get("function_call") is None):
+                raise RequestError(400, f"{where}.content is required", param="messages")
+        elif isinstance(content, str):
+            _check_unicode(content, f"{where}.content")
+        elif isinstance(content, list):
+            _content_parts(content, where)
+        else:
+            raise RequestError(
+                400, f"{where}.content must be a string or a list of parts", param="messages"
+            )
+        if role == "tool" and not isinstance(message.get("tool_call_id"), str):
+            raise RequestError(
+                400, f"{where}.tool_call_id is required for a tool message", param="messages"
+            )
+        name = message.get("name")
+        if (name is not None or role == "function") and not isinstance(name, str):
+            raise RequestError(400, f"{where}.name must be a string", param="messages")
+
+
+def _tool_calls(calls: object, where: str) -> None:
+    if not isinstance(calls, list):
+        raise RequestError(400, f"{where}.tool_calls must be a list", param="messages")
+    for index, call in enumerate(calls):
+        here = f"{where}.tool_calls[{index}]"
+        function = call.get("function") if isinstance(call, dict) else None
+        if (
+            not isinstance(call, dict)
+            or not isinstance(call.get("id"), str)
+            or not isinstance(function, dict)
+            or not isinstance(function.get("name"), str)
+            or not isinstance(function.get("arguments"), str)
+        ):
+            raise RequestError(
+                400,
+                f"{here} must be {{id, type, function: {{name, arguments}}}} with strings",
+                param="messages",
+            )
+
+
+def _content_parts(parts: list[object], where: str) -> None:
+    # The part types the upstream may take are open-ended (text, image_url,
+    # input_audio, file, ...); each must at least name its type and carry it.
+    for index, part in enumerate(parts):
+        here = f"{where}.content[{index}]"
+        kind = part.get("type") if isinstance(part, dict) else None
+        if not isinstance(part, dict) or not isinstance(kind, str) or kind not in part:
+            raise RequestError(
+                400, f"{here} must be an object {{type, <type>: ...}}", param="messages"
+            )
+        if kind in ("text", "refusal"):
+            if not isinstance(part[kind], str):
+                raise RequestError(400, f"{here}.{kind} must be a string", param="messages")
+            _check_unicode(part[kind], f"{here}.{kind}")
+        elif kind == "image_url":
+            image = part[kind]
+            if not isinstance(image, dict) or not isinstance(image.get("url"), str):
+                raise RequestError(
+                    400, f"{here}.image_url must be an object with a url", param="messages"
+                )
 
 
 def _max_tokens(fields: Mapping[str, object]) -> int | None:
@@ -302,7 +509,7 @@ def _temperature(value: object) -> float | None:
     return float(value)
 
 
-def _messages(value: object, max_messages: int, *, openai: bool) -> list[Message]:
+def _message_list(value: object, max_messages: int) -> list[object]:
     if not isinstance(value, list) or not value:
         raise RequestError(
             400, "messages must be a non-empty list of {role, content}", param="messages"
@@ -313,6 +520,11 @@ def _messages(value: object, max_messages: int, *, openai: bool) -> list[Message
             f"too many messages ({len(value)}); at most {max_messages} are accepted",
             param="messages",
         )
+    return value
+
+
+def _messages(value: object, max_messages: int, *, openai: bool) -> list[Message]:
+    value = _message_list(value, max_messages)
     checked: list[Message] = []
     for index, message in enumerate(value):
         where = f"messages[{index}]"
