@@ -1,5 +1,6 @@
 """The one transport layer every HTTP provider shares."""
 
+from ._context import EXTRA_HEADERS
 from ._decoders import ServerSentEvent, SSEDecoder, TextDecoder
 from ._options import DEFAULT_MAX_RETRIES, RetryPolicy, Timeout
 from ._pool import aclose_sessions, pooled_session, set_connection_limit
@@ -7,6 +8,7 @@ from ._stream import HTTPRequest, ResponseStream, TransportOptions, error_detail
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
+    "EXTRA_HEADERS",
     "HTTPRequest",
     "ResponseStream",
     "RetryPolicy",

@@ -15,6 +15,7 @@ import python_socks
 from yarl import URL
 
 from .. import errors
+from ._context import with_extra_headers
 from ._decoders import TextDecoder
 from ._options import RetryPolicy, Timeout, is_retryable_status
 from ._pool import pooled_session
@@ -213,7 +214,7 @@ async def _send(
                 request.method,
                 request.url,
                 data=data,
-                headers=dict(request.headers),
+                headers=with_extra_headers(request.headers),
                 proxy=http_proxy,
                 timeout=timeout,
             )

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from importlib import resources
 
 from aiohttp import web
-from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Middleware
-from aiohttp.web_request import BaseRequest
-from aiohttp.web_response import StreamResponse
 
 from .. import __version__
 from .acytoo_protocol import handle_completions
 from .backends import Backend, build_backend
 from .config import ServerConfig
 from .errors import RequestError, error_response
+from .limits import limits_middleware
+from .logs import AccessLogger
 from .openai_protocol import handle_chat_completions, handle_models
-from .ratelimit import RateLimiter
+from .operations import add_operation_routes, operations_middleware
 from .service import Service
+from .shared_state import create_state
 from .state import SERVICE
 
 __all__ = ["AccessLogger", "create_app", "openapi_document"]
@@ -28,8 +27,6 @@ __all__ = ["AccessLogger", "create_app", "openapi_document"]
 logger = logging.getLogger("acytoo.server")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-_UNLIMITED_PATHS = frozenset({"/healthz"})
 
 
 def openapi_document() -> bytes:
@@ -46,13 +43,23 @@ def create_app(
     assistant answers.
     """
     config = config or ServerConfig()
-    service = Service(config, backend or config.backend or build_backend("local"))
-    middlewares: list[Middleware] = [_errors_as_json]
-    if config.rate_limit is not None:
-        middlewares.append(_rate_limiting(RateLimiter(config.rate_limit)))
+    backend = backend or config.backend or build_backend("local")
+    from .metrics import Metrics  # prometheus-client loads with the first server, not on import
+
+    metrics = Metrics(backend.name)
+    state = create_state(
+        config.redis_url, required=config.redis_required, on_error=metrics.count_redis_error
+    )
+    service = Service(config, backend, state)
+    middlewares: list[Middleware] = [operations_middleware(metrics), _errors_as_json]
+    limits = limits_middleware(service, metrics)
+    if limits is not None:
+        middlewares.append(limits)
     # The handlers read the body themselves, enforcing config.max_body as they go.
     app = web.Application(middlewares=middlewares, client_max_size=config.max_body)
     app[SERVICE] = service
+    add_operation_routes(app, service, metrics)
+    app.on_cleanup.append(lambda _: state.aclose())
     spec = openapi_document()
 
     async def openapi(request: web.Request) -> web.Response:
@@ -98,42 +105,3 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
         logger.exception("unexpected error handling %s %s", request.method, request.path)
         internal = RequestError(500, "internal server error", type="server_error")
         return error_response(internal, with_msg=not _openai_shaped(request))
-
-
-def _rate_limiting(limiter: RateLimiter) -> Middleware:
-    @web.middleware
-    async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in _UNLIMITED_PATHS:
-            return await handler(request)
-        wait = limiter.acquire(request.remote or "")
-        if wait > 0:
-            seconds = max(1, math.ceil(wait))
-            raise RequestError(
-                429,
-                f"rate limit exceeded; retry in {seconds} s",
-                type="rate_limit_error",
-                code="rate_limit_exceeded",
-                headers={"Retry-After": str(seconds)},
-            )
-        return await handler(request)
-
-    return rate_limit
-
-
-class AccessLogger(AbstractAccessLogger):
-    """One line per request: client, method, path, status, bytes, duration.
-
-    No query string, headers or bodies, so no message contents or secrets.
-    """
-
-    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        path = request.path if len(request.path) <= 200 else request.path[:200] + "..."
-        self.logger.info(
-            '%s "%s %s" %d %d %.1fms',
-            request.remote or "-",
-            request.method,
-            path,
-            response.status,
-            response.body_length,
-            time * 1000,
-        )

@@ -40,6 +40,8 @@ class Backend:
     key_option: str | None = None
     forwards_temperature: bool = True
     forwards_max_tokens: bool = False
+    probe_urls: tuple[str, ...] = ()
+    """Upstream URLs ``/readyz`` checks can be reached (none: always ready)."""
 
     @property
     def name(self) -> str:
@@ -98,5 +100,7 @@ def build_backend(
             providers.append(Acytoo.configure(name, url=url, **extra))
     provider = providers[0] if len(providers) == 1 else RetryProvider(providers, shuffle=shuffle)
     if kind == "openai":
-        return Backend(provider, key_option="api_key", forwards_max_tokens=True)
-    return Backend(provider, key_option="key")
+        return Backend(
+            provider, key_option="api_key", forwards_max_tokens=True, probe_urls=tuple(urls)
+        )
+    return Backend(provider, key_option="key", probe_urls=tuple(urls))

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import hmac
-import itertools
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import APIStatusError
 from .backends import Backend
 from .config import ServerConfig
 from .errors import RequestError, log_failure, provider_failure
+from .shared_state import MemoryState, SharedState, StateUnavailableError
 from .streaming import ChunkPump
 from .validation import CompletionRequest
 
@@ -28,16 +27,16 @@ class Answer:
 
 
 class Service:
-    """The server's state: configuration, backend and the upstream-key rotation."""
+    """The server's state: configuration, backend and the shared state (key rotation, limits)."""
 
-    def __init__(self, config: ServerConfig, backend: Backend) -> None:
+    def __init__(
+        self, config: ServerConfig, backend: Backend, state: SharedState | None = None
+    ) -> None:
         self.config = config
         self.backend = backend
+        self.state = state or MemoryState()
         self._secrets = [secret.encode() for secret in config.access_secrets]
         self._allowed = frozenset(config.allowed_models)
-        self._keys: Iterator[str] | None = (
-            itertools.cycle(config.upstream_keys) if config.upstream_keys else None
-        )
 
     @property
     def protected(self) -> bool:
@@ -62,23 +61,31 @@ class Service:
             raise RequestError(400, f"Not supported model {model}", param="model")
         return model
 
-    def upstream_key(self, client_key: str) -> str | None:
-        """The client's own key when allowed, else the next of the server's keys."""
+    async def upstream_key(self, client_key: str) -> str | None:
+        """The client's own key when allowed, else the next of the server's keys.
+
+        The round-robin position is shared state: with Redis, every worker
+        and machine takes the keys in one common turn.
+        """
         if client_key and self.config.allow_client_keys:
             return client_key
         keys = self.config.upstream_keys
         if not keys:
             return None
+        if len(keys) == 1:
+            return keys[0]
         if self.config.key_selection == "random":
             return random.choice(keys)
-        assert self._keys is not None
-        return next(self._keys)
+        try:
+            return keys[await self.state.next_index("upstream-keys", len(keys))]
+        except StateUnavailableError:
+            raise RequestError(503, "shared state unavailable", type="server_error") from None
 
     async def start(self, request: CompletionRequest) -> Answer:
         """Ask the backend and wait for its first text; failures become :class:`RequestError`."""
         model = self.resolve_model(request.model)
         options = self.backend.call_options(
-            self.upstream_key(request.key), request.temperature, request.max_tokens
+            await self.upstream_key(request.key), request.temperature, request.max_tokens
         )
         try:
             chunks = self.backend.provider.create_async_generator(
@@ -103,7 +110,7 @@ class Service:
         """The allow-list when there is one, else what the backend offers."""
         if self._allowed:
             return list(self.config.allowed_models)
-        options = self.backend.call_options(self.upstream_key(""), None)
+        options = self.backend.call_options(await self.upstream_key(""), None)
         default = self.backend.reported_model or self.config.default_model
         try:
             models = list(await self.backend.provider.list_models(**options))
