@@ -5,4 +5,5 @@ pytest_plugins = [
     "servers.openai_upstream",
     "servers.ports",
     "servers.proxies",
+    "servers.redis_server",
 ]

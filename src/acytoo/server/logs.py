@@ -36,7 +36,6 @@ __all__ = [
 LogFormat = Literal["text", "json"]
 
 
-
 def request_key(name: str) -> Any:
     """A key of the request's mapping: a typed ``web.RequestKey`` where aiohttp has them."""
     factory = getattr(web, "RequestKey", None)

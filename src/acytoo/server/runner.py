@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -43,9 +44,14 @@ class RunningServer:
 
 @asynccontextmanager
 async def serve(
-    config: ServerConfig | None = None, backend: Backend | None = None
+    config: ServerConfig | None = None,
+    backend: Backend | None = None,
+    *,
+    sock: socket.socket | None = None,
 ) -> AsyncIterator[RunningServer]:
     """Listen on ``config.host``/``config.port`` (0 picks a free port) until the block ends.
+
+    ``sock``: accept on this listening socket instead (a worker's, shared).
 
     Leaving the block stops accepting connections, lets requests in flight
     finish for up to ``config.grace_period`` seconds, then cancels them (which
@@ -66,7 +72,11 @@ async def serve(
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, config.host, config.port, backlog=_BACKLOG)
+        site: web.BaseSite
+        if sock is not None:
+            site = web.SockSite(runner, sock, backlog=_BACKLOG)
+        else:
+            site = web.TCPSite(runner, config.host, config.port, backlog=_BACKLOG)
         await site.start()
         host, port = runner.addresses[0][:2]
         yield RunningServer(host=str(host), port=int(port), app=app)
@@ -81,13 +91,21 @@ def run(config: ServerConfig | None = None, backend: Backend | None = None) -> N
     Prints ``listening on http://host:port`` to stderr once ready. A second
     signal during the grace period stops at once, cutting answers in flight.
     """
+    config = config or ServerConfig()
+    if config.workers > 1:
+        from .workers import run_workers
+
+        run_workers(config, backend)
+        return
     try:
-        asyncio.run(_serve_until_stopped(config or ServerConfig(), backend))
+        asyncio.run(_serve_until_stopped(config, backend))
     except asyncio.CancelledError:
         logger.warning("stopped without waiting for the answers in flight")
 
 
-async def _serve_until_stopped(config: ServerConfig, backend: Backend | None) -> None:
+async def _serve_until_stopped(
+    config: ServerConfig, backend: Backend | None, *, sock: socket.socket | None = None
+) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals = (signal.SIGTERM, signal.SIGINT)
@@ -105,8 +123,11 @@ async def _serve_until_stopped(config: ServerConfig, backend: Backend | None) ->
     for signum in signals:
         loop.add_signal_handler(signum, on_signal)
     try:
-        async with serve(config, backend) as server:
-            print(f"listening on {server.url}", file=sys.stderr, flush=True)
+        async with serve(config, backend, sock=sock) as server:
+            if sock is None:
+                print(f"listening on {server.url}", file=sys.stderr, flush=True)
+            else:  # a worker: its supervisor says where
+                logger.info("serving on %s", server.url)
             await stop.wait()
             logger.info(
                 "shutting down: finishing requests in flight (up to %g s)", config.grace_period
