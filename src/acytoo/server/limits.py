@@ -35,6 +35,8 @@ __all__ = ["UNLIMITED_PATHS", "limits_middleware"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
+# Scrapes are not a client's traffic; a wrong secret there still counts as one.
+_NOT_RATE_LIMITED = UNLIMITED_PATHS | {"/metrics"}
 
 
 def limits_middleware(service: Service, metrics: Metrics) -> Middleware | None:
@@ -56,7 +58,7 @@ def limits_middleware(service: Service, metrics: Metrics) -> Middleware | None:
             return await handler(request)
         client = client_identity(request.remote, prefix)
         try:
-            if rate is not None:
+            if rate is not None and request.path not in _NOT_RATE_LIMITED:
                 wait = await state.acquire("rate:" + _identity(request, service, client), rate)
                 if wait > 0:
                     metrics.rate_limited.inc()

@@ -62,7 +62,7 @@ class Metrics:
         )
         self.first_chunk = Histogram(
             "acytoo_time_to_first_chunk_seconds",
-            "Time from the request to its response headers (sent with the first text).",
+            "Time from a completion request to its first text (its 200 headers go with it).",
             ["endpoint"],
             buckets=_FIRST_CHUNK_BUCKETS,
             registry=registry,
@@ -81,7 +81,7 @@ class Metrics:
         )
         self.relayed_bytes = Counter(
             "acytoo_relayed_bytes",
-            "Response body bytes of completions sent to clients.",
+            "Bytes written to clients for completions (headers and chunk framing included).",
             ["endpoint"],
             registry=registry,
         )

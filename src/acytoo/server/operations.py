@@ -96,10 +96,12 @@ def operations_middleware(metrics: Metrics) -> Middleware:
             if completion:
                 metrics.in_flight.dec()
             metrics.requests.labels(endpoint, str(status)).inc()
-            metrics.duration.labels(endpoint).observe(loop.time() - started)
-            first = request.get(FIRST_CHUNK)
-            if first is not None:
-                metrics.first_chunk.labels(endpoint).observe(first)
+            duration = loop.time() - started
+            metrics.duration.labels(endpoint).observe(duration)
+            if completion and status == 200:
+                # A whole (non-streamed) answer is sent after this: its first byte is now.
+                first = request.get(FIRST_CHUNK)
+                metrics.first_chunk.labels(endpoint).observe(first or duration)
             if completion and response is not None and response.body_length:
                 metrics.relayed_bytes.labels(endpoint).inc(response.body_length)
 
