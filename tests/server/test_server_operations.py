@@ -50,7 +50,8 @@ async def test_an_incoming_request_id_is_kept_when_short_and_printable(
         assert returned == sent
     else:
         assert returned != sent
-        assert len(returned) == 32 and returned.isalnum()
+        assert len(returned) == 32
+        assert returned.isalnum()
 
 
 async def test_every_response_and_error_body_carries_the_id(start_server, http) -> None:
@@ -114,7 +115,8 @@ async def test_metrics_count_requests_streams_bytes_and_failures(
         for r in caplog.records
         if getattr(r, "status", None) == 200 and r.path == "/api/completions"
     ]
-    assert len(written) == 3 and min(written) > len("Hello world")
+    assert len(written) == 3
+    assert min(written) > len("Hello world")
     assert scraped[("acytoo_relayed_bytes_total", endpoint)] == sum(written)
     assert scraped[("acytoo_streams_in_flight", ())] == 0
     # Each server has metrics of its own.
@@ -223,7 +225,9 @@ async def test_the_server_logs_json_lines_without_secrets() -> None:
     entry = access[0]
     assert entry["request_id"] == "json-1"
     assert (entry["method"], entry["path"], entry["status"]) == ("POST", "/api/completions", 401)
-    assert entry["duration_ms"] >= 0 and entry["ttfb_ms"] >= 0
+    assert entry["duration_ms"] >= 0
+    assert entry["ttfb_ms"] >= 0
     assert {line["worker"] for line in lines} == {"main"}
     assert all({"ts", "level", "worker", "request_id", "message"} <= set(line) for line in lines)
-    assert "private-text" not in rest.decode() and "pw-secret" not in rest.decode()
+    assert "private-text" not in rest.decode()
+    assert "pw-secret" not in rest.decode()
