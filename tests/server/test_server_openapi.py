@@ -58,5 +58,7 @@ def test_the_document_names_every_route() -> None:
         ("/v1/chat/completions", "post"),
         ("/v1/models", "get"),
         ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
         ("/openapi.json", "get"),
     }
