@@ -13,11 +13,12 @@ stub ("direct") and through the server, for each endpoint where it applies:
 Workloads: (a) 500 requests one at a time, (b) 2,000 small requests at
 concurrency 50, (c) one 20 MiB answer streamed in 1 KiB deltas, (d) 500
 concurrent streaming clients (10 events 50 ms apart each), (f) clients that
-leave mid-stream (until the upstream sees its request closed). The server's peak
+leave mid-stream (until the upstream sees its request closed), (g) workload (b)
+through ``--workers 1`` and ``--workers 2``. The server's peak
 memory is its VmHWM. CPU time of the stub and the server during (b) shows
 which one is the bottleneck. Usage::
 
-    .venv/bin/python bench/server.py [--quick]
+    .venv/bin/python bench/server.py [--quick] [--workers-only]
 """
 
 from __future__ import annotations
@@ -446,7 +447,7 @@ def machine() -> str:
     return machine_line(platform.machine(), f"aiohttp {aiohttp.__version__}")
 
 
-async def start_server(stub_url: str) -> tuple[asyncio.subprocess.Process, str]:
+async def start_server(stub_url: str, *extra: str) -> tuple[asyncio.subprocess.Process, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -462,6 +463,7 @@ async def start_server(stub_url: str) -> tuple[asyncio.subprocess.Process, str]:
         "--no-access-log",
         "--grace-period",
         "1",
+        *extra,
         stderr=asyncio.subprocess.PIPE,
     )
     assert process.stderr is not None
@@ -475,12 +477,70 @@ async def start_server(stub_url: str) -> tuple[asyncio.subprocess.Process, str]:
     raise SystemExit("the server did not start")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of ``pid`` and its children (a supervisor and its workers)."""
+    children = f"/proc/{pid}/task/{pid}/children"
+    with open(children) as listing:
+        pids = [pid, *(int(child) for child in listing.read().split())]
+    return sum(cpu_seconds(one) for one in pids)
+
+
+async def workers_comparison(stub: str, stub_pid: int, args: Any) -> None:
+    """(g) Workload (b) on /api/completions through 1 and 2 workers, alternating rounds."""
+    print(
+        f"\n(g) {args.requests} requests at concurrency {args.workers} through "
+        f"--workers 1 and --workers 2, {args.rounds} alternating rounds"
+    )
+    servers = {n: await start_server(stub, "--workers", str(n)) for n in (1, 2)}
+    rates: dict[int, list[float]] = {1: [], 2: []}
+    cpu: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+    try:
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            for _ in range(args.rounds):
+                for count, (process, url) in servers.items():
+                    target = targets(stub, url)["acytoo"][1]
+                    before = (tree_cpu_seconds(process.pid), cpu_seconds(stub_pid))
+                    start = time.perf_counter()
+                    rate, _ = await concurrent(session, target, args.requests, args.workers)
+                    wall = time.perf_counter() - start
+                    rates[count].append(rate)
+                    cpu[count].append(
+                        (
+                            (tree_cpu_seconds(process.pid) - before[0]) / wall,
+                            (cpu_seconds(stub_pid) - before[1]) / wall,
+                        )
+                    )
+    finally:
+        for process, _ in servers.values():
+            process.terminate()
+            await process.wait()
+    print("| workers | req/s (median) | range | server CPU | stub CPU |")
+    print("|---:|---:|---:|---:|---:|")
+    for count in (1, 2):
+        ordered = sorted(rates[count])
+        server_cpu = sorted(c[0] for c in cpu[count])[len(ordered) // 2]
+        stub_cpu = sorted(c[1] for c in cpu[count])[len(ordered) // 2]
+        print(
+            f"| {count} | {ordered[len(ordered) // 2]:,.0f} | {ordered[0]:,.0f}-{ordered[-1]:,.0f} "
+            f"| {server_cpu:.0%} | {stub_cpu:.0%} |"
+        )
+    ratios = sorted(two / one for one, two in zip(rates[1], rates[2], strict=True))
+    print(
+        f"\n2 workers / 1 worker: {ratios[len(ratios) // 2]:.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f})"
+    )
+
+
 async def main_async(args: Any, stub_port: int, stub_pid: int, lost: Any) -> None:
     stub = f"http://127.0.0.1:{stub_port}"
+    if args.workers_only:
+        await workers_comparison(stub, stub_pid, args)
+        return
     process, server = await start_server(stub)
     try:
         await run(stub, server, process.pid, stub_pid, args)
         await disconnects(stub, server, lost, args.disconnects)
+        await workers_comparison(stub, stub_pid, args)
     finally:
         process.terminate()
         await process.wait()
@@ -489,6 +549,9 @@ async def main_async(args: Any, stub_port: int, stub_pid: int, lost: Any) -> Non
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smaller run, to try it out")
+    parser.add_argument(
+        "--workers-only", action="store_true", help="only (g), the 1 vs 2 workers comparison"
+    )
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     args.sequential = 500 // scale
