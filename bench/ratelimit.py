@@ -116,12 +116,11 @@ def start_redis(directory: str) -> tuple[subprocess.Popen[bytes], str]:
 async def redis_decisions(url: str, count: int) -> list[float]:
     state = RedisState(url, required=True)
     try:
-        for _ in range(200):  # wait for Redis, and warm the script cache
-            try:
-                await state.acquire("bench:warm", LOOSE)
+        for _ in range(200):  # wait for Redis to answer
+            if await state.ready():
                 break
-            except Exception:
-                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)
+        await state.acquire("bench:warm", LOOSE)  # loads the script
         timings = []
         for i in range(count):
             start = time.perf_counter()
