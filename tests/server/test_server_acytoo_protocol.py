@@ -296,6 +296,8 @@ async def test_health_and_openapi(start_server, http) -> None:
         "/v1/chat/completions",
         "/v1/models",
         "/healthz",
+        "/readyz",
+        "/metrics",
         "/openapi.json",
     }
 

@@ -279,3 +279,37 @@ async def test_bad_worker_settings_are_one_clear_line(args, message) -> None:
     assert process.returncode == 2
     assert message in stderr.decode()
     assert "Traceback" not in stderr.decode()
+
+
+async def test_workers_share_one_limit_through_redis(supervised, redis_server) -> None:
+    server = await start_workers(
+        supervised,
+        "--workers",
+        "2",
+        "--rate-limit",
+        "1/hour,burst=4",
+        "--redis-url",
+        redis_server.url,
+    )
+    await server.wait_for_line(r"\[w2\] acytoo\.server: serving on")
+    statuses: list[int] = []
+
+    def served_by() -> set[str]:
+        return {
+            match[1]
+            for line in server.lines
+            if (match := re.search(r"\[(w\d)\] acytoo\.server\.access", line))
+        }
+
+    # A new connection per request, until both workers have taken some (bounded).
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+        while len(statuses) < 12 or (served_by() != {"w1", "w2"} and len(statuses) < 300):
+            async with http.get(f"{server.url}/v1/models") as response:
+                statuses.append(response.status)
+                await response.read()
+    await server.wait_for_line(r"\[w1\] acytoo\.server\.access")
+    await server.wait_for_line(r"\[w2\] acytoo\.server\.access")
+    assert statuses[:4] == [200] * 4
+    assert set(statuses[4:]) == {429}  # one limit, not one per worker
+    server.process.send_signal(signal.SIGTERM)
+    assert await server.wait() == 0

@@ -54,7 +54,8 @@ _FIRST_DELAY = 0.1
 _MAX_DELAY = 10.0
 _STABLE_AFTER = 10.0  # a worker that lived this long resets the backoff
 _KILL_AFTER_GRACE = 10.0
-_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGCHLD}
+# getattr: this module is imported (for parse_workers) where SIGCHLD does not exist.
+_SIGNALS = {signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGCHLD", signal.SIGTERM)}
 _PARENT_CHECK = 1.0
 
 
