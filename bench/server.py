@@ -13,11 +13,12 @@ stub ("direct") and through the server, for each endpoint where it applies:
 Workloads: (a) 500 requests one at a time, (b) 2,000 small requests at
 concurrency 50, (c) one 20 MiB answer streamed in 1 KiB deltas, (d) 500
 concurrent streaming clients (10 events 50 ms apart each), (f) clients that
-leave mid-stream (until the upstream sees its request closed). The server's peak
+leave mid-stream (until the upstream sees its request closed), (g) workload (b)
+through ``--workers 1`` and ``--workers 2``. The server's peak
 memory is its VmHWM. CPU time of the stub and the server during (b) shows
 which one is the bottleneck. Usage::
 
-    .venv/bin/python bench/server.py [--quick]
+    .venv/bin/python bench/server.py [--quick] [--workers-only]
     .venv/bin/python bench/server.py --profile FILE   # (b) only, the server under cProfile
     .venv/bin/python bench/server.py --instructions 300   # instructions per request (valgrind)
 """
@@ -473,7 +474,7 @@ def machine() -> str:
 
 
 async def start_server(
-    stub_url: str, profile: str | None = None, valgrind: bool = False
+    stub_url: str, *extra: str, profile: str | None = None, valgrind: bool = False
 ) -> tuple[asyncio.subprocess.Process, str]:
     profiler = ("-m", "cProfile", "-o", profile) if profile else ()
     counter = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
@@ -494,6 +495,7 @@ async def start_server(
         "--no-access-log",
         "--grace-period",
         "1",
+        *extra,
         stderr=asyncio.subprocess.PIPE,
     )
     assert process.stderr is not None
@@ -511,7 +513,7 @@ async def profile(args: Any, stub: str) -> None:
     """(b) for the /v1 endpoints with the server under cProfile: where its CPU time goes."""
     import pstats
 
-    process, server = await start_server(stub, args.profile)
+    process, server = await start_server(stub, profile=args.profile)
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             for name, (_, through) in targets(stub, server).items():
@@ -594,6 +596,60 @@ async def count_instructions(args: Any, stub: str) -> None:
         print(f"| {name} | {(counts[1] - counts[0]) / args.instructions / 1e6:.2f} M |")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of ``pid`` and its children (a supervisor and its workers)."""
+    children = f"/proc/{pid}/task/{pid}/children"
+    with open(children) as listing:
+        pids = [pid, *(int(child) for child in listing.read().split())]
+    return sum(cpu_seconds(one) for one in pids)
+
+
+async def workers_comparison(stub: str, stub_pid: int, args: Any) -> None:
+    """(g) Workload (b) on /api/completions through 1 and 2 workers, alternating rounds."""
+    print(
+        f"\n(g) {args.requests} requests at concurrency {args.workers} through "
+        f"--workers 1 and --workers 2, {args.rounds} alternating rounds"
+    )
+    servers = {n: await start_server(stub, "--workers", str(n)) for n in (1, 2)}
+    rates: dict[int, list[float]] = {1: [], 2: []}
+    cpu: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+    try:
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            for _ in range(args.rounds):
+                for count, (process, url) in servers.items():
+                    target = targets(stub, url)["acytoo"][1]
+                    before = (tree_cpu_seconds(process.pid), cpu_seconds(stub_pid))
+                    start = time.perf_counter()
+                    rate, _ = await concurrent(session, target, args.requests, args.workers)
+                    wall = time.perf_counter() - start
+                    rates[count].append(rate)
+                    cpu[count].append(
+                        (
+                            (tree_cpu_seconds(process.pid) - before[0]) / wall,
+                            (cpu_seconds(stub_pid) - before[1]) / wall,
+                        )
+                    )
+    finally:
+        for process, _ in servers.values():
+            process.terminate()
+            await process.wait()
+    print("| workers | req/s (median) | range | server CPU | stub CPU |")
+    print("|---:|---:|---:|---:|---:|")
+    for count in (1, 2):
+        ordered = sorted(rates[count])
+        server_cpu = sorted(c[0] for c in cpu[count])[len(ordered) // 2]
+        stub_cpu = sorted(c[1] for c in cpu[count])[len(ordered) // 2]
+        print(
+            f"| {count} | {ordered[len(ordered) // 2]:,.0f} | {ordered[0]:,.0f}-{ordered[-1]:,.0f} "
+            f"| {server_cpu:.0%} | {stub_cpu:.0%} |"
+        )
+    ratios = sorted(two / one for one, two in zip(rates[1], rates[2], strict=True))
+    print(
+        f"\n2 workers / 1 worker: {ratios[len(ratios) // 2]:.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f})"
+    )
+
+
 async def main_async(args: Any, stub_port: int, stub_pid: int, lost: Any) -> None:
     stub = f"http://127.0.0.1:{stub_port}"
     if args.instructions:
@@ -602,11 +658,16 @@ async def main_async(args: Any, stub_port: int, stub_pid: int, lost: Any) -> Non
     if args.profile:
         await profile(args, stub)
         return
+    if args.workers_only:
+        await workers_comparison(stub, stub_pid, args)
+        return
     process, server = await start_server(stub)
     try:
         await run(stub, server, process.pid, stub_pid, args)
         if "f" in args.only:
             await disconnects(stub, server, lost, args.disconnects)
+        if "g" in args.only:
+            await workers_comparison(stub, stub_pid, args)
     finally:
         process.terminate()
         await process.wait()
@@ -623,7 +684,7 @@ def main() -> None:
         help="count the server's instructions per request with valgrind (N and 2N requests)",
     )
     parser.add_argument(
-        "--only", default="abcdf", help="the workloads to run, e.g. 'bc' (default: all)"
+        "--only", default="abcdfg", help="the workloads to run, e.g. 'bc' (default: all)"
     )
     parser.add_argument(
         "--endpoint",
@@ -631,6 +692,9 @@ def main() -> None:
         action="append",
         choices=["acytoo", "openai-stream", "openai"],
         help="run (a) and (b) only on this endpoint (repeatable)",
+    )
+    parser.add_argument(
+        "--workers-only", action="store_true", help="only (g), the 1 vs 2 workers comparison"
     )
     args = parser.parse_args()
     scale = 10 if args.quick else 1

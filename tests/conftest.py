@@ -6,4 +6,5 @@ pytest_plugins = [
     "servers.openai_upstream",
     "servers.ports",
     "servers.proxies",
+    "servers.redis_server",
 ]

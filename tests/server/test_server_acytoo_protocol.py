@@ -299,6 +299,8 @@ async def test_health_and_openapi(start_server, http) -> None:
         "/v1/embeddings",
         "/v1/models",
         "/healthz",
+        "/readyz",
+        "/metrics",
         "/openapi.json",
     }
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from server_helpers import USER, scripted, server_in_thread
 
 from acytoo.server import Backend, ServerConfig
+from acytoo.server.ratelimit import RateLimit
 
 SURROGATES = ["\ud800", "\udfff", "a\udc80b", "\udfff\ud800"]
 NUL = "a\x00b"
@@ -284,8 +285,15 @@ def _post(port: int, path: str, body: bytes, content_type: str | None, auth: byt
 def test_raw_bodies_never_get_a_5xx_and_the_server_keeps_serving() -> None:
     backend = Backend(scripted())
     config = ServerConfig(port=0, grace_period=1.0, access_log=False)
+    # Hypothesis sends many wrong secrets: the failed-authentication limit (tested
+    # on its own elsewhere) must not turn the final "still serving" check into a 429.
     locked = ServerConfig(
-        port=0, grace_period=1.0, access_log=False, password="pw", api_keys=("sk-k",)
+        port=0,
+        grace_period=1.0,
+        access_log=False,
+        password="pw",
+        api_keys=("sk-k",),
+        auth_limit=RateLimit(rate=1000.0, burst=100_000),
     )
     with (
         error_records() as errors,

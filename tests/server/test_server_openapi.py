@@ -60,5 +60,7 @@ def test_the_document_names_every_route() -> None:
         ("/v1/embeddings", "post"),
         ("/v1/models", "get"),
         ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
         ("/openapi.json", "get"),
     }

@@ -97,7 +97,7 @@ def assert_error_shapes(answers: list[tuple[int, dict[str, str], dict[str, Any]]
     assert acytoo_body["msg"] == acytoo_body["error"]["message"]
     assert set(openai_body) == {"error"}
     for body in (acytoo_body, openai_body):
-        assert set(body["error"]) == {"message", "type", "param", "code"}
+        assert set(body["error"]) == {"message", "type", "param", "code", "request_id"}
         assert isinstance(body["error"]["message"], str)
         assert body["error"]["message"]
 

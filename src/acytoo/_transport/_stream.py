@@ -17,6 +17,7 @@ from yarl import URL
 
 from .. import errors
 from .._urls import redact_url
+from ._context import with_extra_headers
 from ._decoders import TextDecoder
 from ._options import RetryPolicy, Timeout, is_retryable_status, should_retry_header
 from ._pool import RequestTrace, connection_limit, current_trace, pooled_session
@@ -239,7 +240,7 @@ async def _send(
                     request.method,
                     request.url,
                     data=data,
-                    headers=headers,
+                    headers=with_extra_headers(headers),
                     proxy=http_proxy,
                     timeout=timeout,
                     # A redirect would replay the body (keys, passwords) to wherever

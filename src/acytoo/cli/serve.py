@@ -5,7 +5,6 @@ Only click is imported here; aiohttp and the server load when the command runs.
 
 from __future__ import annotations
 
-import logging
 import re
 
 import click
@@ -209,6 +208,44 @@ def _parse_aliases(
     show_default=True,
     help="Serve the chat page at / (--no-web: the API alone).",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per line (ts, level, worker, request_id, method, path, "
+    "status, duration_ms, ttfb_ms).",
+)
+@click.option(
+    "--workers",
+    default="1",
+    show_default=True,
+    metavar="N|auto",
+    help="Worker processes serving the port (auto: one per CPU), restarted if they crash.",
+)
+@click.option(
+    "--redis-url",
+    envvar="ACYTOO_REDIS_URL",
+    help="Keep rate limits, failed-password counts and key rotation in this Redis, shared by "
+    "every worker and instance. [env: ACYTOO_REDIS_URL]",
+)
+@click.option(
+    "--redis-required",
+    is_flag=True,
+    help="Answer 503 while Redis is unreachable (default: fall back to per-process limits).",
+)
+@click.option(
+    "--ipv6-prefix",
+    default=64,
+    show_default=True,
+    type=click.IntRange(0, 128),
+    help="Rate-limit IPv6 clients by their network of this prefix length.",
+)
+@click.option(
+    "--metrics-public",
+    is_flag=True,
+    help="Serve /metrics without the password or API key.",
+)
 def serve(
     host: str,
     port: int,
@@ -237,12 +274,19 @@ def serve(
     max_connections: int | None,
     no_access_log: bool,
     web: bool,
+    log_format: str,
+    workers: str,
+    redis_url: str | None,
+    redis_required: bool,
+    ipv6_prefix: int,
+    metrics_public: bool,
 ) -> None:
     """Serve the Acytoo protocol and an OpenAI-compatible API.
 
     Endpoints: POST /api/completions (Acytoo protocol), POST /v1/chat/completions,
-    GET /v1/models and POST /v1/embeddings (OpenAI), GET /healthz, GET /openapi.json,
-    and the chat page at / (with POST /api/render; --no-web turns them off). With no
+    GET /v1/models and POST /v1/embeddings (OpenAI), GET /healthz, GET /readyz,
+    GET /metrics, GET /openapi.json, and the chat page at / (with POST /api/render;
+    --no-web turns them off). With no
     backend configured it serves the offline documentation assistant. It stops
     on SIGTERM or Ctrl-C after letting answers in flight finish (--grace-period).
 
@@ -254,10 +298,14 @@ def serve(
     """
     from .._base_errors import InvalidRequestError
     from ..server import ServerConfig, build_backend, parse_rate_limit, run
+    from ..server.logs import configure_logging
+    from ..server.workers import parse_workers
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(log_level, "json" if log_format == "json" else "text")
+    try:
+        worker_count = parse_workers(workers)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--workers") from None
     try:
         limit = parse_rate_limit(rate_limit) if rate_limit else None
     except ValueError as exc:
@@ -288,6 +336,11 @@ def serve(
             body_timeout=body_timeout,
             max_connections=max_connections,
             web=web,
+            workers=worker_count,
+            redis_url=redis_url or None,
+            redis_required=redis_required,
+            ipv6_prefix=ipv6_prefix,
+            metrics_public=metrics_public,
         )
     except InvalidRequestError as exc:
         raise click.UsageError(str(exc)) from None

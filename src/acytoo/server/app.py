@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from importlib import resources
 
 from aiohttp import web
-from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Middleware
-from aiohttp.web_request import BaseRequest
-from aiohttp.web_response import StreamResponse
 
 from .. import __version__
 from .acytoo_protocol import handle_completions
@@ -19,10 +15,13 @@ from .backends import Backend, build_backend
 from .config import ServerConfig
 from .connections import track_requests
 from .errors import RequestError, error_response
+from .limits import limits_middleware
+from .logs import AccessLogger
 from .openai_protocol import handle_chat_completions, handle_embeddings, handle_models
-from .ratelimit import RateLimiter
+from .operations import add_operation_routes, operations_middleware
 from .security import BrowserPolicy
 from .service import Service
+from .shared_state import create_state
 from .state import SERVICE
 
 __all__ = ["AccessLogger", "create_app", "openapi_document"]
@@ -30,11 +29,6 @@ __all__ = ["AccessLogger", "create_app", "openapi_document"]
 logger = logging.getLogger("acytoo.server")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-# The chat page's files are fixed, small and revalidated, and one page load
-# fetches several at once: a low rate limit must not leave the page half loaded.
-_UNLIMITED_PATHS = frozenset({"/healthz", "/"})
-_UNLIMITED_PREFIX = "/static/"
 
 
 def openapi_document() -> bytes:
@@ -51,15 +45,32 @@ def create_app(
     assistant answers.
     """
     config = config or ServerConfig()
-    service = Service(config, backend or config.backend or build_backend("local"))
+    backend = backend or config.backend or build_backend("local")
+    from .metrics import Metrics  # prometheus-client loads with the first server, not on import
+
+    metrics = Metrics(backend.name)
+    state = create_state(
+        config.redis_url, required=config.redis_required, on_error=metrics.count_redis_error
+    )
+    service = Service(config, backend, state)
     browser = BrowserPolicy.build(config.host, config.allow_origins, config.allowed_hosts)
-    middlewares: list[Middleware] = [track_requests, _errors_as_json, browser.middleware()]
-    if config.rate_limit is not None:
-        middlewares.append(_rate_limiting(RateLimiter(config.rate_limit)))
+    # Outermost first: the connection guard's bookkeeping, request ids and metrics,
+    # errors as JSON, then the browser checks before any limit or handler runs.
+    middlewares: list[Middleware] = [
+        track_requests,
+        operations_middleware(metrics),
+        _errors_as_json,
+        browser.middleware(),
+    ]
+    limits = limits_middleware(service, metrics)
+    if limits is not None:
+        middlewares.append(limits)
     # The handlers read the body themselves, enforcing config.max_body as they go.
     app = web.Application(middlewares=middlewares, client_max_size=config.max_body)
     app[SERVICE] = service
     app.on_response_prepare.append(browser.add_cors_headers)
+    add_operation_routes(app, service, metrics)
+    app.on_cleanup.append(lambda _: state.aclose())
     spec = openapi_document()
 
     async def openapi(request: web.Request) -> web.Response:
@@ -113,44 +124,3 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
         )
         internal = RequestError(500, "internal server error", type="server_error")
         return error_response(internal, with_msg=not _openai_shaped(request))
-
-
-def _rate_limiting(limiter: RateLimiter) -> Middleware:
-    @web.middleware
-    async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in _UNLIMITED_PATHS or request.path.startswith(_UNLIMITED_PREFIX):
-            return await handler(request)
-        wait = limiter.acquire(request.remote or "")
-        if wait > 0:
-            seconds = max(1, math.ceil(wait))
-            raise RequestError(
-                429,
-                f"rate limit exceeded; retry in {seconds} s",
-                type="rate_limit_error",
-                code="rate_limit_exceeded",
-                headers={"Retry-After": str(seconds)},
-            )
-        return await handler(request)
-
-    return rate_limit
-
-
-class AccessLogger(AbstractAccessLogger):
-    """One line per request: client, method, path, status, bytes, duration.
-
-    No query string, headers or bodies, so no message contents or secrets.
-    """
-
-    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        # Still percent-encoded: a decoded %0a would forge a log line.
-        path = request.rel_url.raw_path
-        path = path if len(path) <= 200 else path[:200] + "..."
-        self.logger.info(
-            '%s "%s %s" %d %d %.1fms',
-            request.remote or "-",
-            request.method,
-            path,
-            response.status,
-            response.body_length,
-            time * 1000,
-        )

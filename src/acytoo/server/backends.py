@@ -45,6 +45,8 @@ class Backend:
     forwards_max_tokens: bool = False
     password_option: str | None = None
     """The keyword argument carrying the server's upstream password (``None``: it takes none)."""
+    probe_urls: tuple[str, ...] = ()
+    """Upstream URLs ``/readyz`` checks can be reached (none: always ready)."""
 
     @property
     def name(self) -> str:
@@ -113,13 +115,15 @@ def build_backend(
         options = registered.call_options(url=url)
         providers.append(provider_class.configure(name, **options, **extra))
     if len(providers) == 1:
-        return _backend(registered, providers[0])
+        return _backend(registered, providers[0], probe_urls=tuple(urls))
     from ..providers.retry import RetryProvider
 
-    return _backend(registered, RetryProvider(providers, shuffle=shuffle))
+    return _backend(registered, RetryProvider(providers, shuffle=shuffle), probe_urls=tuple(urls))
 
 
-def _backend(kind: ProviderKind, provider: ProviderType) -> Backend:
+def _backend(
+    kind: ProviderKind, provider: ProviderType, probe_urls: tuple[str, ...] = ()
+) -> Backend:
     return Backend(
         provider,
         default_model=kind.reported_model or DEFAULT_MODEL,
@@ -128,4 +132,5 @@ def _backend(kind: ProviderKind, provider: ProviderType) -> Backend:
         forwards_temperature=kind.forwards_temperature,
         forwards_max_tokens=kind.forwards_max_tokens,
         password_option=kind.password_option,
+        probe_urls=probe_urls,
     )

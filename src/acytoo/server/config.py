@@ -13,7 +13,11 @@ from .ratelimit import RateLimit
 from .security import check_origin_setting
 from .validation import DEFAULT_MAX_BODY, DEFAULT_MAX_MESSAGES
 
-__all__ = ["ServerConfig"]
+__all__ = ["DEFAULT_AUTH_LIMIT", "ServerConfig"]
+
+DEFAULT_AUTH_LIMIT = RateLimit(rate=10 / 60, burst=10)
+"""Failed authentication: 10 wrong secrets per client, then one more every 6 s."""
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,18 @@ class ServerConfig:
     max_connections: int | None = None
     web: bool = True
     """Serve the chat page at ``/`` (and ``POST /api/render``); ``False``: the API alone."""
+    auth_limit: RateLimit = DEFAULT_AUTH_LIMIT
+    """Wrong passwords/API keys allowed per client (then 429), with or without ``rate_limit``."""
+    ipv6_prefix: int = 64
+    """IPv6 clients are rate-limited by their network of this prefix length."""
+    redis_url: str | None = field(default=None, repr=False)
+    """Keep rate limits, failed-password counts and key rotation in this Redis."""
+    redis_required: bool = False
+    """Answer 503 instead of falling back to per-process limits when Redis is down."""
+    workers: int = 1
+    """Processes serving the port (:mod:`acytoo.server.workers`)."""
+    metrics_public: bool = False
+    """Serve ``/metrics`` without the access secret."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -96,6 +112,21 @@ class ServerConfig:
                     "(it is for --backend acytoo; an OpenAI-compatible upstream wants "
                     "--upstream-key)"
                 )
+        if not 0 <= self.ipv6_prefix <= 128:
+            raise InvalidRequestError("ipv6_prefix must be 0-128")
+        if self.workers < 1:
+            raise InvalidRequestError("workers must be at least 1")
+        if self.redis_url is not None and not self.redis_url.startswith(_REDIS_SCHEMES):
+            raise InvalidRequestError(
+                "the Redis URL must start with redis://, rediss:// or unix://"
+            )
+        if self.redis_required and not self.redis_url:
+            raise InvalidRequestError("redis_required needs a Redis URL (--redis-url)")
+        if self.rate_limit is not None and self.workers > 1 and not self.redis_url:
+            raise InvalidRequestError(
+                "--rate-limit with --workers > 1 needs --redis-url: without shared state "
+                "each worker would enforce its own limit, multiplying it"
+            )
 
     @property
     def access_secrets(self) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from aiohttp import web
 from .._base_errors import AllProvidersFailedError, InvalidRequestError, StreamError
 from .._transport import SHOULD_RETRY_HEADER, error_detail
 from ..errors import APIStatusError, IncompleteResponseError, TimeoutError, TransportError
+from ._context import FAILURE_HOOK, REQUEST_ID
 
 __all__ = [
     "JSON_CONTENT_TYPE",
@@ -77,12 +78,16 @@ def error_body(error: RequestError, *, with_msg: bool) -> dict[str, object]:
     body: dict[str, object] = {}
     if with_msg:
         body["msg"] = error.message
-    body["error"] = {
+    fields: dict[str, object] = {
         "message": error.message,
         "type": error.type,
         "param": error.param,
         "code": error.code,
     }
+    request_id = REQUEST_ID.get()
+    if request_id is not None:
+        fields["request_id"] = request_id  # the id in the logs and X-Request-Id
+    body["error"] = fields
     return body
 
 
@@ -191,6 +196,9 @@ def log_failure(exc: BaseException, *, after_text: bool, client_credentials: boo
     credentials; a StreamError's message may quote the answer, so only its
     type is logged.
     """
+    hook = FAILURE_HOOK.get()
+    if hook is not None:
+        hook(exc)
     where = "mid-stream" if after_text else "before the first chunk"
     if isinstance(exc, AllProvidersFailedError):
         for name, error in exc.errors:

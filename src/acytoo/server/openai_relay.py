@@ -129,7 +129,7 @@ async def _open(
     become statuses. The caller exits the relay (a plain pair rather than an
     ``@asynccontextmanager``: one generator less per request)."""
     try:
-        relay = service.open_relay(path, raw)
+        relay = await service.open_relay(path, raw)
         upstream = await relay.__aenter__()
     except RequestError:
         raise

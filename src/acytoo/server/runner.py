@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,21 +39,35 @@ class RunningServer:
     @property
     def url(self) -> str:
         """``http://host:port`` (IPv6 hosts in brackets)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return server_url(self.host, self.port)
 
     @property
     def page_url(self) -> str:
         """Where a browser on this machine opens the chat page (a wildcard host: loopback)."""
-        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.host)
-        return f"http://{host}:{self.port}/" if host else self.url + "/"
+        return page_url(self.host, self.port)
+
+
+def server_url(host: str, port: int) -> str:
+    """``http://host:port`` (IPv6 hosts in brackets)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def page_url(host: str, port: int) -> str:
+    """Where a browser on this machine opens the chat page (a wildcard host: loopback)."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return server_url(host, port) + "/"
 
 
 @asynccontextmanager
 async def serve(
-    config: ServerConfig | None = None, backend: Backend | None = None
+    config: ServerConfig | None = None,
+    backend: Backend | None = None,
+    *,
+    sock: socket.socket | None = None,
 ) -> AsyncIterator[RunningServer]:
     """Listen on ``config.host``/``config.port`` (0 picks a free port) until the block ends.
+
+    ``sock``: accept on this listening socket instead (a worker's, shared).
 
     Leaving the block stops accepting connections, lets requests in flight
     finish for up to ``config.grace_period`` seconds, then cancels them (which
@@ -78,7 +93,8 @@ async def serve(
             max_connections=config.max_connections or default_max_connections(),
             header_timeout=config.header_timeout,
         )
-        site = GuardedSite(runner, config.host, config.port, guard, backlog=_BACKLOG)
+        # With sock (a worker's share of one listening socket) the site accepts there.
+        site = GuardedSite(runner, config.host, config.port, guard, backlog=_BACKLOG, sock=sock)
         await site.start()
         host, port = runner.addresses[0][:2]
         yield RunningServer(host=str(host), port=int(port), app=app)
@@ -93,13 +109,21 @@ def run(config: ServerConfig | None = None, backend: Backend | None = None) -> N
     Prints ``listening on http://host:port`` to stderr once ready. A second
     signal during the grace period stops at once, cutting answers in flight.
     """
+    config = config or ServerConfig()
+    if config.workers > 1:
+        from .workers import run_workers
+
+        run_workers(config, backend)
+        return
     try:
-        asyncio.run(_serve_until_stopped(config or ServerConfig(), backend))
+        asyncio.run(_serve_until_stopped(config, backend))
     except asyncio.CancelledError:
         logger.warning("stopped without waiting for the answers in flight")
 
 
-async def _serve_until_stopped(config: ServerConfig, backend: Backend | None) -> None:
+async def _serve_until_stopped(
+    config: ServerConfig, backend: Backend | None, *, sock: socket.socket | None = None
+) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals = (signal.SIGTERM, signal.SIGINT)
@@ -117,10 +141,13 @@ async def _serve_until_stopped(config: ServerConfig, backend: Backend | None) ->
     for signum in signals:
         loop.add_signal_handler(signum, on_signal)
     try:
-        async with serve(config, backend) as server:
-            print(f"listening on {server.url}", file=sys.stderr, flush=True)
-            if config.web:
-                print(f"Chat page: {server.page_url}", file=sys.stderr, flush=True)
+        async with serve(config, backend, sock=sock) as server:
+            if sock is None:
+                print(f"listening on {server.url}", file=sys.stderr, flush=True)
+                if config.web:
+                    print(f"Chat page: {server.page_url}", file=sys.stderr, flush=True)
+            else:  # a worker: its supervisor says where
+                logger.info("serving on %s", server.url)
             await stop.wait()
             logger.info(
                 "shutting down: finishing requests in flight (up to %g s)", config.grace_period

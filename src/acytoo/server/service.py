@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hmac
-import itertools
 import random
-from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -14,6 +12,7 @@ from ..errors import APIStatusError
 from .backends import Backend
 from .config import ServerConfig
 from .errors import RequestError, log_failure, provider_failure
+from .shared_state import MemoryState, SharedState, StateUnavailableError
 from .streaming import ChunkPump
 from .validation import CompletionRequest
 
@@ -33,11 +32,14 @@ class Answer:
 
 
 class Service:
-    """The server's state: configuration, backend and the upstream-key rotation."""
+    """The server's state: configuration, backend and the shared state (key rotation, limits)."""
 
-    def __init__(self, config: ServerConfig, backend: Backend) -> None:
+    def __init__(
+        self, config: ServerConfig, backend: Backend, state: SharedState | None = None
+    ) -> None:
         self.config = config
         self.backend = backend
+        self.state = state or MemoryState()
         # "surrogatepass": a secret from the environment, a JSON password with a
         # lone surrogate or a header with undecodable bytes must not raise.
         self._secrets = [
@@ -45,9 +47,6 @@ class Service:
         ]
         self._allowed = frozenset(config.allowed_models)
         self._aliases = dict(config.model_aliases)
-        self._keys: Iterator[str] | None = (
-            itertools.cycle(config.upstream_keys) if config.upstream_keys else None
-        )
 
     @property
     def protected(self) -> bool:
@@ -84,22 +83,30 @@ class Service:
         """The upstream's name for ``model`` (what :meth:`resolve_model` chose)."""
         return self._aliases.get(model, model)
 
-    def upstream_key(self, client_key: str) -> str | None:
-        """The client's own key when allowed, else the next of the server's keys."""
+    async def upstream_key(self, client_key: str) -> str | None:
+        """The client's own key when allowed, else the next of the server's keys.
+
+        The round-robin position is shared state: with Redis, every worker
+        and machine takes the keys in one common turn.
+        """
         if client_key and self.config.allow_client_keys:
             return client_key
         keys = self.config.upstream_keys
         if not keys:
             return None
+        if len(keys) == 1:
+            return keys[0]
         if self.config.key_selection == "random":
             return random.choice(keys)
-        assert self._keys is not None
-        return next(self._keys)
+        try:
+            return keys[await self.state.next_index("upstream-keys", len(keys))]
+        except StateUnavailableError:
+            raise RequestError(503, "shared state unavailable", type="server_error") from None
 
     async def start(self, request: CompletionRequest) -> Answer:
         """Ask the backend and wait for its first text; failures become :class:`RequestError`."""
         model = self.resolve_model(request.model)
-        key = self.upstream_key(request.key)
+        key = await self.upstream_key(request.key)
         # Whose credentials the upstream sees: a 401 on the client's own key is
         # the client's to fix, one on the server's is the operator's.
         client_credentials = self.uses_client_key(request.key)
@@ -125,16 +132,19 @@ class Service:
             raise
         return Answer(self.backend.reported_model or model, first, pump)
 
-    def open_relay(self, path: str, body: bytes) -> AbstractAsyncContextManager[ResponseStream]:
+    async def open_relay(
+        self, path: str, body: bytes
+    ) -> AbstractAsyncContextManager[ResponseStream]:
         """Send ``body`` to the backend's ``path`` unchanged, with the next upstream key.
 
-        Only for a backend with :attr:`Backend.relay`; entering waits for the
-        upstream's first chunk (failover and retries happen before it).
+        Only for a backend with :attr:`Backend.relay`; entering the returned
+        context waits for the upstream's first chunk (failover and retries
+        happen before it).
         """
         relay = self.backend.relay
         if relay is None:
             raise RequestError(400, "this server's backend cannot relay requests")
-        options = self.backend.call_options(self.upstream_key(""), None)
+        options = self.backend.call_options(await self.upstream_key(""), None)
         return relay.open_relay(path, body, **options)
 
     async def list_models(self) -> list[str]:
@@ -142,7 +152,7 @@ class Service:
         if self._allowed:
             return list(self.config.allowed_models)
         options = self.backend.call_options(
-            self.upstream_key(""), None, upstream_password=self.config.upstream_password
+            await self.upstream_key(""), None, upstream_password=self.config.upstream_password
         )
         default = self.backend.reported_model or self.config.default_model
         try:
