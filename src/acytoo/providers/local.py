@@ -65,10 +65,11 @@ OFF_INTENT_FACTOR = 0.6
 # another audience (the CLI's `--timeout`) when it scores this close.
 OTHER_AUDIENCE_RATIO = 0.4
 # "How do I ..." asks how to do something, which troubleshooting pages (what
-# an error means, what to do about it) answer less well than the page that
-# explains the feature; a question that quotes an error gets no such factor.
+# an error means, what to do about it) and the security overview (why each
+# default is what it is) answer less well than the page that explains the
+# feature; a question that quotes an error gets no such factor.
 HOW_TO_TROUBLESHOOTING_FACTOR = 0.8
-TROUBLESHOOTING_SOURCES = frozenset({"docs/troubleshooting.md"})
+TROUBLESHOOTING_SOURCES = frozenset({"docs/troubleshooting.md", "docs/security.md"})
 _HOW_TO = re.compile(
     r"^\W*(?:(?:hi|hello|hey|ok|so|and)\W+)?(?:how (?:do|can|could|should|would) (?:i|we|you|one)"
     r"|how to|is there a way|can i|could i)\b",
@@ -94,6 +95,10 @@ _CHUNK = re.compile(
 )
 _SOURCES_PREFIX = "Sources: "
 _WORDS = re.compile(r"[a-z']+")
+_LEADING_GREETING = re.compile(
+    r"^\W*(?:hello|hi|hey|hiya|howdy|greetings|good (?:morning|afternoon|evening))\b[\s,!.;:-]*",
+    re.IGNORECASE,
+)
 _GREETING_WORDS = frozenset(
     str.split("hello hi hey hiya howdy yo greetings hallo bonjour hola morning afternoon evening")
 )
@@ -233,6 +238,10 @@ def answer(messages: Messages, model: str = MODEL) -> str:
     task = task_request(question)
     if task is not None:
         return cannot_do(task) + note
+    # "Hello, how do I ...": the greeting is not part of the question (the docs'
+    # examples say "Hello" everywhere, so it would pull them up).
+    question = _LEADING_GREETING.sub("", question, count=1) or question
+    user_turns[-1:] = [question] if user_turns else []
     index = load_index()
     cited = _cited(messages)
     parts = split_parts(question)[:MAX_PARTS]
@@ -354,13 +363,16 @@ def _rank(
     chosen = [relevant[0]]
     first_kind = index.sections[relevant[0].section].kind
     if not audience and first_kind:
+        others = [
+            match
+            for match in relevant[1:]
+            if index.sections[match.section].kind not in {"", first_kind}
+        ]
+        # The command line's answer first (`--timeout` next to `timeout=`): a
+        # server page about the same word is rarely what was meant.
         other = next(
-            (
-                match
-                for match in relevant[1:]
-                if index.sections[match.section].kind not in {"", first_kind}
-            ),
-            None,
+            (match for match in others if index.sections[match.section].kind == "cli"),
+            others[0] if others else None,
         )
         if other is not None and other.score >= OTHER_AUDIENCE_RATIO * relevant[0].score:
             chosen.append(other)
