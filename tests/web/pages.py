@@ -113,11 +113,20 @@ def ask(page: Page, text: str) -> None:
 
 
 def wait_answered(page: Page, count: int = 1) -> None:
-    """Until ``count`` answers are there and none is streaming."""
+    """Until ``count`` answers are there, none is streaming and the last one shows text.
+
+    The last condition: seen once in a full CI run on a loaded machine (not
+    reproduced alone since): the finished answer's body read empty for a moment, while its
+    final rendering was being put in place.
+    """
     page.wait_for_function(
-        """(count) => document.querySelectorAll('article.assistant').length >= count
-            && !document.querySelector('article[aria-busy]')
-            && document.getElementById('stop').hidden""",
+        """(count) => {
+            const answers = document.querySelectorAll('article.assistant');
+            return answers.length >= count
+                && !document.querySelector('article[aria-busy]')
+                && document.getElementById('stop').hidden
+                && answers[answers.length - 1].querySelector('.body').innerText.trim() !== '';
+        }""",
         arg=count,
     )
 
