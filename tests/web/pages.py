@@ -115,9 +115,8 @@ def ask(page: Page, text: str) -> None:
 def wait_answered(page: Page, count: int = 1) -> None:
     """Until ``count`` answers are there, none is streaming and the last one shows text.
 
-    The last condition: seen once in a full CI run on a loaded machine (not
-    reproduced alone since): the finished answer's body read empty for a moment, while its
-    final rendering was being put in place.
+    The last condition: in one full CI run on a loaded machine the finished
+    answer's body read empty (not reproduced since; the cause is not known).
     """
     page.wait_for_function(
         """(count) => {
