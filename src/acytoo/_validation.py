@@ -49,11 +49,13 @@ _ROLE_NAMES = ", ".join(sorted(ROLES, key=["system", "user", "assistant"].index)
 _NO_ALIASES: Mapping[str, str] = {}
 
 
-class CheckedMessages(tuple[Message, ...]):
+class CheckedMessages(list[Message]):
     """Messages that :func:`check_messages` has checked: ``{role, content}`` dicts only.
 
     Only the validator builds one; a provider given one skips its own check,
-    so a request through the server is validated once.
+    so a request through the server is validated once. A list, not a tuple:
+    the server handed providers a list before, and a provider written for
+    that (``messages + [...]``) keeps working.
     """
 
     __slots__ = ()
