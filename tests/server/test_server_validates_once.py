@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ MESSAGES = [
 
 
 @pytest.fixture
-def role_checks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def role_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The ``where`` of every role check: one per message each time messages are validated."""
     seen: list[str] = []
     real = _validation.check_role
@@ -27,7 +26,7 @@ def role_checks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return real(value, where, **kwargs)
 
     monkeypatch.setattr(_validation, "check_role", counting)
-    yield seen
+    return seen
 
 
 async def test_the_provider_alone_validates_its_messages(role_checks: list[str]) -> None:
