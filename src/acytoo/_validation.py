@@ -30,6 +30,7 @@ __all__ = [
     "check_content",
     "check_max_tokens",
     "check_message_count",
+    "check_message_object",
     "check_messages",
     "check_model",
     "check_role",
@@ -162,7 +163,8 @@ def check_message_count(value: object, max_messages: int | None = None) -> Seque
     return value
 
 
-def _message(message: object, where: str) -> Mapping[str, object]:
+def check_message_object(message: object, where: str) -> Mapping[str, object]:
+    """The message at ``where`` if it is a mapping (a JSON object)."""
     if not isinstance(message, (dict, Mapping)):  # dict first: the common, fast check
         raise InvalidRequestError(
             f"{where} must be a {{role, content}} object, not {type(message).__name__}",
@@ -186,7 +188,7 @@ def check_messages(
     checked: list[Message] = []
     for index, message in enumerate(check_message_count(value, max_messages)):
         where = f"messages[{index}]"
-        fields = _message(message, where)
+        fields = check_message_object(message, where)
         role = check_role(fields.get("role"), where, aliases=aliases)
         content = fields.get("content")
         if text_parts and isinstance(content, list):
@@ -204,7 +206,7 @@ def validate_messages(messages: object) -> Messages:
         return messages
     for index, message in enumerate(check_message_count(messages)):
         where = f"messages[{index}]"
-        fields = _message(message, where)
+        fields = check_message_object(message, where)
         check_role(fields.get("role"), where)
         check_content(fields.get("content"), where)
     return cast(Messages, messages)

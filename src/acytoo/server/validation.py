@@ -32,6 +32,7 @@ from .._validation import (
     CheckedMessages,
     check_max_tokens,
     check_message_count,
+    check_message_object,
     check_messages,
     check_role,
     check_temperature,
@@ -390,14 +391,9 @@ def _include_usage(fields: Mapping[str, object]) -> bool:
 
 def _relay_messages(value: object, max_messages: int) -> None:
     """The shapes of OpenAI's messages: tool results, tool calls, content parts, names."""
-    for index, message in enumerate(check_message_count(value, max_messages)):
+    for index, item in enumerate(check_message_count(value, max_messages)):
         where = f"messages[{index}]"
-        if not isinstance(message, dict):
-            raise RequestError(
-                400,
-                f"{where} must be a {{role, content}} object, not {type(message).__name__}",
-                param="messages",
-            )
+        message = check_message_object(item, where)
         role = check_role(message.get("role"), where, roles=RELAY_ROLES)
         content = message.get("content")
         calls = message.get("tool_calls")

@@ -1,4 +1,4 @@
-"""A request through the server has its messages checked once, not again by the provider."""
+"""The server checks messages once (not again in the provider), with the shared rules and texts."""
 
 from __future__ import annotations
 
@@ -62,3 +62,45 @@ async def test_checked_messages_are_a_list_of_role_and_content() -> None:
     assert checked == [{"role": "system", "content": "x"}]
     # A plain list that looks the same is still checked by a provider.
     assert _validation.validate_messages(checked) is checked
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "value", "message"),
+    [
+        (
+            "/v1/chat/completions",
+            "temperature",
+            3,
+            "temperature must be a number from 0 to 2, not 3",
+        ),
+        (
+            "/api/completions",
+            "temperature",
+            "hot",
+            'temperature must be a number from 0 to 2, not "hot"',
+        ),
+        (
+            "/v1/chat/completions",
+            "max_tokens",
+            0,
+            "max_tokens must be an integer from 1 to 10000000, not 0",
+        ),
+        (
+            "/v1/chat/completions",
+            "messages",
+            [{"role": "robot", "content": "x"}],
+            'messages[0].role must be one of system, user, assistant; got "robot"',
+        ),
+    ],
+)
+async def test_the_shared_rules_answer_400_naming_the_field(
+    start_server, http, path: str, field: str, value: object, message: str
+) -> None:
+    server = await start_server(Backend(Local))
+    body = {"model": "m", "messages": MESSAGES, field: value}
+    async with http.post(f"{server.url}{path}", json=body) as response:
+        assert response.status == 400
+        error = (await response.json())["error"]
+    assert error["message"] == message
+    assert error["param"] == ("messages" if field == "messages" else field)
+    assert error["type"] == "invalid_request_error"
