@@ -54,7 +54,7 @@ class OpenAICompatible(AsyncGeneratorProvider):
     ``OPENAI_BASE_URL``, else OpenAI's), ``api_key``
     (default: ``OPENAI_API_KEY``, but only to OpenAI's API or to
     ``OPENAI_BASE_URL``'s origin; sent as ``Authorization: Bearer``, omitted
-    when empty), ``temperature`` (0-2), ``max_tokens`` (a positive integer),
+    when empty), ``temperature`` (0-2), ``max_tokens`` (1 to 10,000,000),
     ``timeout`` (seconds or :class:`~acytoo.Timeout`), ``max_retries``,
     ``retry_policy`` and ``session`` (an ``aiohttp.ClientSession`` to use
     instead of the shared pool).
