@@ -22,7 +22,17 @@ class AcytooError(Exception):
 
 
 class InvalidRequestError(AcytooError, ValueError):
-    """The call's arguments are invalid; nothing was sent."""
+    """The call's arguments are invalid; nothing was sent.
+
+    ``param`` names the invalid field (``"temperature"``, ``"messages"``)
+    when one is to blame; the server reports it in its 400 answer.
+    """
+
+    param: str | None = None
+
+    def __init__(self, *args: object, param: str | None = None) -> None:
+        super().__init__(*args)
+        self.param = param
 
 
 class StreamError(AcytooError):

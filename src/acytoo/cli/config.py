@@ -279,7 +279,13 @@ def _shown(url: str) -> str:
 
 
 def validate_temperature(value: float) -> float:
-    """``value`` if it is within [0, 2], else :class:`ConfigError`."""
-    if not (math.isfinite(value) and 0 <= value <= 2):
-        raise ConfigError(f"temperature must be between 0 and 2, not {value}")
-    return value
+    """``value`` if it is within [0, 2] (the library's rule), else :class:`ConfigError`."""
+    # Imported here to keep this edit inside the function (the module's imports are
+    # being reworked on another branch); both modules are light.
+    from .._base_errors import InvalidRequestError
+    from .._validation import check_temperature
+
+    try:
+        return check_temperature(value)
+    except InvalidRequestError as exc:
+        raise ConfigError(str(exc)) from None

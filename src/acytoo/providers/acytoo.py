@@ -10,6 +10,7 @@ from typing import Any, ClassVar, TypeVar
 from yarl import URL
 
 from .._transport import HTTPRequest, open_stream
+from .._validation import check_model, check_temperature, validate_messages
 from ..errors import InvalidRequestError
 from ..typing import AsyncResult, Messages
 from ._http import (
@@ -19,12 +20,7 @@ from ._http import (
     parse_base_url,
     transport_options,
 )
-from .base import (
-    AsyncGeneratorProvider,
-    alias_option,
-    validate_messages,
-    validate_temperature,
-)
+from .base import AsyncGeneratorProvider, alias_option
 
 __all__ = ["Acytoo"]
 
@@ -97,12 +93,11 @@ class Acytoo(AsyncGeneratorProvider):
         if not _ACCEPTED_OPTIONS.issuperset(options):
             check_options(cls.__name__, options, _ACCEPTED_OPTIONS)  # raises, naming them
         validate_messages(messages)
-        temperature = validate_temperature(options.pop("temperature", 0.5))
+        temperature = check_temperature(options.pop("temperature", 0.5))
         for name in _PAYLOAD_OPTIONS:
             if not isinstance(options.get(name, ""), str):
                 raise InvalidRequestError(f"{name} must be a string")
-        if model is not None and not isinstance(model, str):
-            raise InvalidRequestError(f"model must be a string, not {type(model).__name__}")
+        check_model(model)
         if model:
             options["model"] = model
         request = HTTPRequest(

@@ -5,12 +5,13 @@ from __future__ import annotations
 import abc
 import contextlib
 import functools
-import math
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar, Protocol, TypeVar, cast, runtime_checkable
 
 from .._base_errors import InvalidRequestError
 from .._sync import iterate_in_background, run_in_background
+from .._validation import check_temperature as validate_temperature
+from .._validation import validate_messages
 from ..typing import AsyncResult, CreateResult, Messages
 
 __all__ = [
@@ -28,8 +29,6 @@ __all__ = [
 ]
 
 _P = TypeVar("_P", bound="AsyncGeneratorProvider")
-
-VALID_ROLES = frozenset({"system", "user", "assistant"})
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
@@ -227,43 +226,3 @@ async def collect(chunks: AsyncIterator[str]) -> str:
     """Join a stream of chunks, closing it even on error."""
     async with closing(chunks):
         return "".join([chunk async for chunk in chunks])
-
-
-def validate_messages(messages: object) -> Messages:
-    """``messages`` as a sequence of ``{role, content}`` mappings, or :class:`InvalidRequestError`."""
-    if (
-        not (
-            isinstance(messages, list)  # the common, fast check
-            or (
-                isinstance(messages, Sequence) and not isinstance(messages, (str, bytes, bytearray))
-            )
-        )
-        or not messages
-    ):
-        raise InvalidRequestError("messages must be a non-empty list of {role, content} dicts")
-    for index, message in enumerate(messages):
-        if not isinstance(message, (dict, Mapping)):  # dict first: the common, fast check
-            raise InvalidRequestError(
-                f"messages[{index}] must be a dict, not {type(message).__name__}"
-            )
-        role = message.get("role")
-        content = message.get("content")
-        if role not in VALID_ROLES:
-            raise InvalidRequestError(
-                f"messages[{index}].role must be one of system, user, assistant; got {role!r}"
-            )
-        if not isinstance(content, str):
-            raise InvalidRequestError(f"messages[{index}].content must be a string")
-    return messages
-
-
-def validate_temperature(temperature: object) -> float:
-    """``temperature`` as a float in [0, 2], or :class:`InvalidRequestError`."""
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or not math.isfinite(temperature)
-        or not 0 <= temperature <= 2
-    ):
-        raise InvalidRequestError(f"temperature must be a number from 0 to 2, not {temperature!r}")
-    return temperature

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .._base_errors import InvalidRequestError
+from .._validation import check_model, check_temperature, validate_messages
 from ..typing import AsyncResult, Messages
 from ._bm25 import Match, SearchIndex, terms
 from ._local_text import GREETING, NO_MATCH, THANKS, cannot_do, model_note
 from ._passages import most_relevant_first
 from ._query import Group, intents, query_groups, split_parts, task_request
-from .base import AsyncGeneratorProvider, validate_messages, validate_temperature
+from .base import AsyncGeneratorProvider
 
 __all__ = ["MODEL", "Local", "answer", "iter_chunks"]
 
@@ -208,11 +209,10 @@ class Local(AsyncGeneratorProvider):
                 f"{cls.__name__} got unexpected option(s) {', '.join(unknown)}; "
                 f"accepted: {', '.join(sorted(_ACCEPTED_OPTIONS))}"
             )
-        if model is not None and not isinstance(model, str):
-            raise InvalidRequestError(f"model must be a string, not {type(model).__name__}")
+        check_model(model)
         validate_messages(messages)
         if "temperature" in options:
-            validate_temperature(options["temperature"])
+            check_temperature(options["temperature"])
         for chunk in iter_chunks(answer(messages, model or MODEL)):
             yield chunk
             # Let other tasks run between words (the server streams many answers at once).

@@ -22,12 +22,13 @@ from yarl import URL
 
 from .._transport import HTTPRequest, ResponseStream, ServerSentEvent, SSEDecoder, open_stream
 from .._urls import redact_url
+from .._validation import check_max_tokens, check_model, check_temperature, validate_messages
 from ..errors import InvalidRequestError, StreamError, TransportError
 from ..typing import AsyncResult, Messages
 from ._env_keys import BASE_URL_ENVIRONMENT_VARIABLE, environment_api_key
 from ._http import check_options, join_path, parse_base_url, transport_options
 from ._relay import check_relay_path
-from .base import AsyncGeneratorProvider, alias_option, validate_messages, validate_temperature
+from .base import AsyncGeneratorProvider, alias_option
 
 __all__ = ["OpenAICompatible"]
 
@@ -53,7 +54,7 @@ class OpenAICompatible(AsyncGeneratorProvider):
     ``OPENAI_BASE_URL``, else OpenAI's), ``api_key``
     (default: ``OPENAI_API_KEY``, but only to OpenAI's API or to
     ``OPENAI_BASE_URL``'s origin; sent as ``Authorization: Bearer``, omitted
-    when empty), ``temperature`` (0-2), ``max_tokens`` (a positive integer),
+    when empty), ``temperature`` (0-2), ``max_tokens`` (1 to 10,000,000),
     ``timeout`` (seconds or :class:`~acytoo.Timeout`), ``max_retries``,
     ``retry_policy`` and ``session`` (an ``aiohttp.ClientSession`` to use
     instead of the shared pool).
@@ -100,8 +101,7 @@ class OpenAICompatible(AsyncGeneratorProvider):
         options = cls.options(kwargs)
         check_options(cls.__name__, options, _OPTIONS)
         validate_messages(messages)
-        if model is not None and not isinstance(model, str):
-            raise InvalidRequestError(f"model must be a string, not {type(model).__name__}")
+        check_model(model)
         body: dict[str, Any] = {
             "model": model or cls.default_model,
             # Only role and content: extra fields (createdAt, ...) are not OpenAI's.
@@ -110,10 +110,10 @@ class OpenAICompatible(AsyncGeneratorProvider):
         }
         temperature = options.get("temperature")
         if temperature is not None:
-            body["temperature"] = validate_temperature(temperature)
+            body["temperature"] = check_temperature(temperature)
         max_tokens = options.get("max_tokens")
         if max_tokens is not None:
-            body["max_tokens"] = _validate_max_tokens(max_tokens)
+            body["max_tokens"] = check_max_tokens(max_tokens)
         base = cls.base_url(options.get("base_url"))
         request = HTTPRequest(
             url=join_path(base, "/chat/completions"),
@@ -373,12 +373,6 @@ def _completion_content(completion: object) -> str | None:
             f"unexpected completion from the service: {_excerpt(completion)}", body=completion
         ) from None
     return content if isinstance(content, str) else None
-
-
-def _validate_max_tokens(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InvalidRequestError(f"max_tokens must be a positive integer, not {value!r}")
-    return value
 
 
 def _excerpt(value: object) -> str:

@@ -144,7 +144,7 @@ def provider_failure(exc: BaseException, *, client_credentials: bool = False) ->
     if isinstance(exc, StreamError):
         return _upstream(502, f"upstream failed: {exc.message}")
     if isinstance(exc, InvalidRequestError):
-        return RequestError(400, str(exc))
+        return RequestError(400, str(exc), param=exc.param)
     logger.error("backend failed unexpectedly", exc_info=exc)
     return RequestError(500, "internal error in the backend", type="server_error")
 

@@ -16,15 +16,28 @@ Decisions (documented in docs/server.md):
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar
 
 from aiohttp import StreamReader, web
 
-from ..typing import Message, Role
+from .._base_errors import InvalidRequestError
+from .._validation import (
+    OPENAI_ROLE_ALIASES,
+    RELAY_ROLES,
+    CheckedMessages,
+    check_max_tokens,
+    check_message_count,
+    check_message_object,
+    check_messages,
+    check_role,
+    check_temperature,
+    check_unicode,
+)
 from .connections import DEFAULT_BODY_TIMEOUT
 from .errors import RequestError
 
@@ -48,9 +61,6 @@ DEFAULT_MAX_MESSAGES = 4096
 # (Apache mod_reqtimeout's MinRate): a trickle of a byte every few seconds cannot
 # hold a connection for hours. 1 MiB at this rate takes 35 minutes.
 MIN_BODY_RATE = 500
-ROLES = frozenset({"system", "user", "assistant"})
-# OpenAI's newer name for the system role; upstreams of other kinds know only "system".
-_OPENAI_ROLE_ALIASES = {"developer": "system"}
 _JSON_TYPES = frozenset({"application/json", "text/plain", "application/octet-stream", ""})
 # Chat Completions parameters the server honours itself for a backend that carries
 # text only (the offline assistant, an Acytoo upstream); "user", "metadata" and
@@ -81,8 +91,20 @@ _NEUTRAL_VALUES: dict[str, tuple[object, ...]] = {
     "parallel_tool_calls": (True, False),
     "response_format": ({"type": "text"},),
 }
-# Roles a relayed request may carry (the upstream checks the rest of each message).
-_RELAY_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+_Parser = TypeVar("_Parser", bound=Callable[..., Any])
+
+
+def _as_request_errors(parse: _Parser) -> _Parser:
+    """``parse`` answering the shared rules' :class:`InvalidRequestError` with a 400 naming its field."""
+
+    @functools.wraps(parse)
+    def parse_or_400(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return parse(*args, **kwargs)
+        except InvalidRequestError as exc:
+            raise RequestError(400, str(exc), param=exc.param) from None
+
+    return parse_or_400  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -104,7 +126,7 @@ class RelayRequest:
 class CompletionRequest:
     """A checked request, whichever protocol it came in by."""
 
-    messages: list[Message]
+    messages: CheckedMessages
     model: str | None = None
     temperature: float | None = None
     key: str = ""
@@ -252,6 +274,7 @@ def _finite_float(text: str) -> float:
     return value
 
 
+@_as_request_errors
 def parse_acytoo_request(body: object, *, max_messages: int) -> CompletionRequest:
     """Check an Acytoo-protocol body ``{key, model, messages, temperature, password}``.
 
@@ -260,7 +283,7 @@ def parse_acytoo_request(body: object, *, max_messages: int) -> CompletionReques
     """
     fields = _object(body)
     return CompletionRequest(
-        messages=_messages(fields.get("messages"), max_messages, openai=False),
+        messages=check_messages(fields.get("messages"), max_messages=max_messages),
         model=_optional_string(fields, "model"),
         temperature=_temperature(fields.get("temperature")),
         key=_key(fields),
@@ -268,6 +291,7 @@ def parse_acytoo_request(body: object, *, max_messages: int) -> CompletionReques
     )
 
 
+@_as_request_errors
 def parse_openai_request(body: object, *, max_messages: int) -> CompletionRequest:
     """Check a Chat Completions body for a text-only backend; parameters it cannot
     honour are refused with 400 naming them (``param``)."""
@@ -288,7 +312,12 @@ def parse_openai_request(body: object, *, max_messages: int) -> CompletionReques
         raise RequestError(400, "only n=1 is supported", param="n")
     include_usage = _include_usage(fields)
     return CompletionRequest(
-        messages=_messages(fields.get("messages"), max_messages, openai=True),
+        messages=check_messages(
+            fields.get("messages"),
+            max_messages=max_messages,
+            aliases=OPENAI_ROLE_ALIASES,
+            text_parts=True,
+        ),
         model=_optional_string(fields, "model"),
         temperature=_temperature(fields.get("temperature")),
         stream=bool(stream),
@@ -304,6 +333,7 @@ def _neutral(name: str, value: object) -> bool:
     return any(type(value) is type(candidate) and value == candidate for candidate in neutral)
 
 
+@_as_request_errors
 def parse_relay_request(body: object, *, max_messages: int) -> RelayRequest:
     """Check a Chat Completions body that goes upstream unchanged.
 
@@ -332,6 +362,7 @@ def parse_relay_request(body: object, *, max_messages: int) -> RelayRequest:
     )
 
 
+@_as_request_errors
 def parse_embeddings_request(body: object) -> str:
     """Check an embeddings body (``model`` and ``input`` are required); its model."""
     fields = _object(body)
@@ -360,19 +391,10 @@ def _include_usage(fields: Mapping[str, object]) -> bool:
 
 def _relay_messages(value: object, max_messages: int) -> None:
     """The shapes of OpenAI's messages: tool results, tool calls, content parts, names."""
-    value = _message_list(value, max_messages)
-    for index, message in enumerate(value):
+    for index, item in enumerate(check_message_count(value, max_messages)):
         where = f"messages[{index}]"
-        if not isinstance(message, dict):
-            raise RequestError(400, f"{where} must be an object", param="messages")
-        role = message.get("role")
-        if not isinstance(role, str) or role not in _RELAY_ROLES:
-            raise RequestError(
-                400,
-                f"{where}.role must be one of {', '.join(sorted(_RELAY_ROLES))}; "
-                f"got {_short(role)}",
-                param="messages",
-            )
+        message = check_message_object(item, where)
+        role = check_role(message.get("role"), where, roles=RELAY_ROLES)
         content = message.get("content")
         calls = message.get("tool_calls")
         if calls is not None:
@@ -389,7 +411,7 @@ def _relay_messages(value: object, max_messages: int) -> None:
             elif role != "assistant" or (calls is None and message.get("function_call") is None):
                 raise RequestError(400, f"{where}.content is required", param="messages")
         elif isinstance(content, str):
-            _check_unicode(content, f"{where}.content")
+            check_unicode(content, f"{where}.content", "messages")
         elif isinstance(content, list):
             _content_parts(content, where)
         else:
@@ -438,7 +460,7 @@ def _content_parts(parts: list[object], where: str) -> None:
         if kind in ("text", "refusal"):
             if not isinstance(part[kind], str):
                 raise RequestError(400, f"{here}.{kind} must be a string", param="messages")
-            _check_unicode(part[kind], f"{here}.{kind}")
+            check_unicode(part[kind], f"{here}.{kind}", "messages")
         elif kind == "image_url":
             image = part[kind]
             if not isinstance(image, dict) or not isinstance(image.get("url"), str):
@@ -452,11 +474,8 @@ def _max_tokens(fields: Mapping[str, object]) -> int | None:
     take a limit get it, others ignore it."""
     for name in ("max_completion_tokens", "max_tokens"):
         value = fields.get(name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10**7:
-            raise RequestError(400, f"{name} must be an integer from 1 to 10000000", param=name)
-        return value
+        if value is not None:
+            return check_max_tokens(value, name)
     return None
 
 
@@ -473,7 +492,7 @@ def _optional_string(fields: Mapping[str, object], name: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise RequestError(400, f"{name} must be a string", param=name)
-    _check_unicode(value, name)
+    check_unicode(value, name)
     return value
 
 
@@ -485,92 +504,6 @@ def _key(fields: Mapping[str, object]) -> str:
     return key
 
 
-def _check_unicode(value: str, name: str) -> None:
-    if value.isascii():
-        return
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise RequestError(
-            400, f"{name} contains invalid Unicode (a lone surrogate)", param=name
-        ) from None
-
-
 def _temperature(value: object) -> float | None:
-    if value is None:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or not 0 <= value <= 2
-    ):
-        raise RequestError(400, "temperature must be a number from 0 to 2", param="temperature")
-    return float(value)
-
-
-def _message_list(value: object, max_messages: int) -> list[object]:
-    if not isinstance(value, list) or not value:
-        raise RequestError(
-            400, "messages must be a non-empty list of {role, content}", param="messages"
-        )
-    if len(value) > max_messages:
-        raise RequestError(
-            400,
-            f"too many messages ({len(value)}); at most {max_messages} are accepted",
-            param="messages",
-        )
-    return value
-
-
-def _messages(value: object, max_messages: int, *, openai: bool) -> list[Message]:
-    value = _message_list(value, max_messages)
-    checked: list[Message] = []
-    for index, message in enumerate(value):
-        where = f"messages[{index}]"
-        if not isinstance(message, dict):
-            raise RequestError(400, f"{where} must be an object", param="messages")
-        role = message.get("role")
-        if openai and isinstance(role, str):
-            role = _OPENAI_ROLE_ALIASES.get(role, role)
-        if not isinstance(role, str) or role not in ROLES:
-            raise RequestError(
-                400,
-                f"{where}.role must be one of system, user, assistant; got {_short(role)}",
-                param="messages",
-            )
-        content = message.get("content")
-        if openai and isinstance(content, list):
-            content = _text_parts(content, where)
-        if not isinstance(content, str):
-            raise RequestError(400, f"{where}.content must be a string", param="messages")
-        _check_unicode(content, f"{where}.content")
-        checked.append({"role": cast(Role, role), "content": content})
-    return checked
-
-
-def _text_parts(parts: list[object], where: str) -> str:
-    """OpenAI content parts: text parts are joined; images and audio are refused."""
-    texts: list[str] = []
-    for index, part in enumerate(parts):
-        if (
-            not isinstance(part, dict)
-            or part.get("type") != "text"
-            or not isinstance(part.get("text"), str)
-        ):
-            raise RequestError(
-                400,
-                f"{where}.content[{index}]: only text parts are supported",
-                param="messages",
-            )
-        texts.append(part["text"])
-    return "\n".join(texts)
-
-
-def _short(value: object) -> str:
-    text = (
-        json.dumps(value)
-        if isinstance(value, (str, int, float, bool, type(None)))
-        else type(value).__name__
-    )
-    return text if len(text) <= 40 else text[:37] + "..."
+    # A float in the request whatever the client wrote (JSON 1 and 1.0 are one number).
+    return None if value is None else float(check_temperature(value))
