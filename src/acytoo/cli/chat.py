@@ -95,22 +95,21 @@ def chat(
     if continue_ and cid is not None:
         raise click.UsageError("use either -c/--continue or --cid, not both")
     target = _resolve(settings)
-    from ._provider import provider_call, with_options
-
-    call = with_options(
-        provider_call(target), options, max_tokens=max_tokens, max_retries=max_retries
-    )
-    code = _with_history(
-        call,
-        target,
-        settings,
-        text,
-        no_log=no_log,
-        continue_=continue_,
-        cid=cid,
-        stream=not no_stream,
-        as_json=as_json,
-    )
+    call = _call(target, options, max_tokens=max_tokens, max_retries=max_retries)
+    store = _open_store(no_log, reading=continue_ or cid is not None)
+    try:
+        conversation = _conversation_to_continue(store, continue_, cid)
+        session = _session(call, target, settings, None if no_log else store, conversation)
+        if target.fallback and _first_fallback():
+            notice(
+                _FALLBACK_NOTICE.format(
+                    config=_home_relative(config_path()), model=call.default_model
+                )
+            )
+        code = _run(session, text, stream=not no_stream, as_json=as_json)
+    finally:
+        if store is not None:
+            store.close()
     if code:
         raise click.exceptions.Exit(code)
 
@@ -128,37 +127,28 @@ def _prompt(words: tuple[str, ...], *, as_json: bool) -> str:
     return text
 
 
-def _with_history(
-    call: ProviderCall,
+def _call(
     target: Target,
-    flags: Settings,
-    text: str,
+    options: tuple[tuple[str, str], ...],
     *,
-    no_log: bool,
-    continue_: bool,
-    cid: int | None,
-    stream: bool,
-    as_json: bool,
-) -> int:
-    """Ask ``text`` (or run the interactive session when it is empty); the exit code."""
-    store = _open_store(no_log, reading=continue_ or cid is not None)
-    try:
-        conversation = _conversation_to_continue(store, continue_, cid)
-        session = _session(call, target, flags, store if not no_log else None, conversation)
-        if target.fallback and _first_fallback():
-            _fallback_notice(call)
-        if not text:
-            from .repl import run_repl
+    max_tokens: int | None,
+    max_retries: int | None,
+) -> ProviderCall:
+    """The provider call that reaches ``target``, with the options of the flags."""
+    from ._provider import provider_call, with_options
 
-            return asyncio.run(run_repl(session))
+    return with_options(
+        provider_call(target), options, max_tokens=max_tokens, max_retries=max_retries
+    )
+
+
+def _run(session: ChatSession, text: str, *, stream: bool, as_json: bool) -> int:
+    """Ask ``text`` once, or run the interactive session when there is no prompt."""
+    if text:
         return _one_shot(session, text, stream=stream, as_json=as_json)
-    finally:
-        if store is not None:
-            store.close()
+    from .repl import run_repl
 
-
-def _fallback_notice(call: ProviderCall) -> None:
-    notice(_FALLBACK_NOTICE.format(config=_home_relative(config_path()), model=call.default_model))
+    return asyncio.run(run_repl(session))
 
 
 # Remembered next to the history database, so the fallback notice is said once.
