@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..store import Conversation, Store
     from ._conversation import ChatSession
     from ._provider import ProviderCall
+    from ._stream import Outcome
 
 __all__ = ["chat"]
 
@@ -255,27 +256,14 @@ def _session(
 
 
 def _one_shot(session: ChatSession, prompt: str, *, stream: bool, as_json: bool) -> int:
-    from ._conversation import describe_error, report_error
+    from ._conversation import report_error
 
     renderer: Renderer = _Silent() if as_json else make_renderer(stream)
     outcome = asyncio.run(session.ask(prompt, renderer))
     if isinstance(outcome.error, BrokenPipeError):
         raise outcome.error  # the reader left (`| head`); the edge exits quietly
     if as_json:
-        payload: dict[str, Any] = {
-            "text": outcome.text,
-            "model": session.model,
-            "provider": session.call.name,
-            "url": _public(session.call.url),
-            "conversation_id": session.conversation_id,
-            "complete": outcome.complete,
-            "timings": {
-                "first_chunk_ms": _round(outcome.first_chunk_ms),
-                "duration_ms": _round(outcome.duration_ms),
-            },
-            "error": describe_error(outcome.error, session.secrets) if outcome.error else None,
-        }
-        sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(_json_result(session, outcome), ensure_ascii=False) + "\n")
         sys.stdout.flush()
     if outcome.interrupted:
         notice("interrupted; the partial answer was kept")
@@ -284,6 +272,25 @@ def _one_shot(session: ChatSession, prompt: str, *, stream: bool, as_json: bool)
         report_error(outcome.error, session.secrets)
         return exit_codes.exit_code_for(outcome.error)
     return exit_codes.OK
+
+
+def _json_result(session: ChatSession, outcome: Outcome) -> dict[str, Any]:
+    """What ``--json`` prints: the answer, where it came from, its timings and error."""
+    from ._conversation import describe_error
+
+    return {
+        "text": outcome.text,
+        "model": session.model,
+        "provider": session.call.name,
+        "url": _public(session.call.url),
+        "conversation_id": session.conversation_id,
+        "complete": outcome.complete,
+        "timings": {
+            "first_chunk_ms": _round(outcome.first_chunk_ms),
+            "duration_ms": _round(outcome.duration_ms),
+        },
+        "error": describe_error(outcome.error, session.secrets) if outcome.error else None,
+    }
 
 
 class _Silent:
