@@ -11,19 +11,29 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import exit_codes
-from .config import PROVIDERS, ConfigError, Settings, Target, resolve
+from ._where import where_options
+from .config import ConfigError, Settings, Target, config_path, resolve
 from .render import Renderer, make_renderer, notice
 
 if TYPE_CHECKING:
     from ..store import Conversation, Store
     from ._conversation import ChatSession
     from ._provider import ProviderCall
+    from ._stream import Outcome
 
 __all__ = ["chat"]
 
 _FALLBACK_NOTICE = (
     "no service configured (--url, ACYTOO_URL or {config}); "
     "answering with the built-in offline assistant ({model})"
+)
+
+
+_MAX_TOKENS = click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Longest answer, in tokens (OpenAI-compatible services).",
 )
 
 
@@ -34,37 +44,7 @@ _FALLBACK_NOTICE = (
 @click.option(
     "-t", "--temperature", type=click.FloatRange(0, 2), help="Sampling temperature, 0 to 2."
 )
-@click.option("--url", help="Base URL of the service (also ACYTOO_URL).")
-@click.option(
-    "--provider",
-    type=click.Choice(PROVIDERS, case_sensitive=False),
-    help="Protocol: acytoo, openai (OpenAI-compatible, e.g. Ollama) or local (offline).",
-)
-@click.option("--proxy", help="Proxy URL: http://, socks5://, socks4:// (also ACYTOO_PROXY).")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    help="Seconds to wait for the connection and between chunks.",
-)
-@click.option("--key", help="API key for the service (prefer ACYTOO_KEY: flags show in ps).")
-@click.option(
-    "--password",
-    help="Password of a protected acytoo server (or ACYTOO_PASSWORD); with an "
-    "OpenAI-compatible URL and no --key it is sent as the Bearer key.",
-)
-@click.option(
-    "--max-tokens",
-    type=click.IntRange(min=1),
-    metavar="N",
-    help="Longest answer, in tokens (OpenAI-compatible services).",
-)
-@click.option(
-    "--max-retries",
-    type=click.IntRange(min=0),
-    metavar="N",
-    help="Retries of a failure before the first byte (default 2; 0: none). Worst case "
-    "before giving up: (N+1) x --timeout, plus waits of 0.5 s, 1 s, 2 s, ... between tries.",
-)
+@where_options(detailed=True, before_retries=[_MAX_TOKENS])
 @click.option(
     "-o",
     "--option",
@@ -86,15 +66,7 @@ _FALLBACK_NOTICE = (
 @click.option("--no-log", is_flag=True, help="Do not record this conversation.")
 def chat(
     prompt: tuple[str, ...],
-    system: str | None,
-    model: str | None,
-    temperature: float | None,
-    url: str | None,
-    provider: str | None,
-    proxy: str | None,
-    timeout: float | None,
-    key: str | None,
-    password: str | None,
+    settings: Settings,
     max_tokens: int | None,
     max_retries: int | None,
     options: tuple[tuple[str, str], ...],
@@ -120,60 +92,64 @@ def chat(
     config file ($XDG_CONFIG_HOME/acytoo/config.toml), else the built-in offline
     assistant. A URL ending in /v1 means --provider openai unless told otherwise.
     """
-    text = " ".join(prompt)
-    piped = _read_piped_stdin()
-    if piped is not None and piped.strip():
-        text = f"{text}\n\n{piped}" if text else piped
-    interactive = not text
-    if interactive and piped is not None:
-        raise click.UsageError("no prompt: pass one as an argument or on stdin")
-    if interactive and as_json:
-        raise click.UsageError("--json needs a prompt")
+    text = _prompt(prompt, as_json=as_json)
     if continue_ and cid is not None:
         raise click.UsageError("use either -c/--continue or --cid, not both")
-
-    target = _resolve(
-        Settings(
-            provider=provider,
-            url=url,
-            model=model,
-            system=system,
-            temperature=temperature,
-            timeout=timeout,
-            proxy=proxy,
-            key=key,
-            password=password,
-        )
-    )
-    from ._provider import provider_call, with_options
-
-    call = with_options(
-        provider_call(target), options, max_tokens=max_tokens, max_retries=max_retries
-    )
-
+    target = _resolve(settings)
+    call = _call(target, options, max_tokens=max_tokens, max_retries=max_retries)
     store = _open_store(no_log, reading=continue_ or cid is not None)
     try:
         conversation = _conversation_to_continue(store, continue_, cid)
-        session = _session(call, target, model, system, store if not no_log else None, conversation)
+        session = _session(call, target, settings, None if no_log else store, conversation)
         if target.fallback and _first_fallback():
-            from .config import config_path
-
             notice(
                 _FALLBACK_NOTICE.format(
                     config=_home_relative(config_path()), model=call.default_model
                 )
             )
-        if interactive:
-            from .repl import run_repl
-
-            code = asyncio.run(run_repl(session))
-        else:
-            code = _one_shot(session, text, stream=not no_stream, as_json=as_json)
+        code = _run(session, text, stream=not no_stream, as_json=as_json)
     finally:
         if store is not None:
             store.close()
     if code:
         raise click.exceptions.Exit(code)
+
+
+def _prompt(words: tuple[str, ...], *, as_json: bool) -> str:
+    """The prompt: the arguments, then what is piped to stdin; empty for a session."""
+    text = " ".join(words)
+    piped = _read_piped_stdin()
+    if piped is not None and piped.strip():
+        text = f"{text}\n\n{piped}" if text else piped
+    if not text and piped is not None:
+        raise click.UsageError("no prompt: pass one as an argument or on stdin")
+    if not text and as_json:
+        raise click.UsageError("--json needs a prompt")
+    return text
+
+
+def _call(
+    target: Target,
+    options: tuple[tuple[str, str], ...],
+    *,
+    max_tokens: int | None,
+    max_retries: int | None,
+) -> ProviderCall:
+    """The provider call that reaches ``target``, with the options of the flags."""
+    from ._provider import provider_call, with_options
+
+    return with_options(
+        provider_call(target), options, max_tokens=max_tokens, max_retries=max_retries
+    )
+
+
+def _run(session: ChatSession, text: str, *, stream: bool, as_json: bool) -> int:
+    """Ask ``text`` once, or run the interactive session when there is no prompt."""
+    if text:
+        return _one_shot(session, text, stream=stream, as_json=as_json)
+    from .repl import run_repl
+
+    return asyncio.run(run_repl(session))
 
 
 # Remembered next to the history database, so the fallback notice is said once.
@@ -257,8 +233,7 @@ def _conversation_to_continue(
 def _session(
     call: ProviderCall,
     target: Target,
-    model_flag: str | None,
-    system_flag: str | None,
+    flags: Settings,
     store: Store | None,
     conversation: Conversation | None,
 ) -> ChatSession:
@@ -266,10 +241,10 @@ def _session(
 
     # A continued conversation keeps its model and system prompt unless the
     # flags say otherwise; environment and config apply to new ones.
-    model = model_flag
+    model = flags.model
     if model is None and conversation is not None and conversation.provider == call.name:
         model = conversation.model
-    system = system_flag
+    system = flags.system
     if system is None and conversation is None:
         system = target.system
     session = ChatSession(
@@ -281,27 +256,14 @@ def _session(
 
 
 def _one_shot(session: ChatSession, prompt: str, *, stream: bool, as_json: bool) -> int:
-    from ._conversation import describe_error, report_error
+    from ._conversation import report_error
 
     renderer: Renderer = _Silent() if as_json else make_renderer(stream)
     outcome = asyncio.run(session.ask(prompt, renderer))
     if isinstance(outcome.error, BrokenPipeError):
         raise outcome.error  # the reader left (`| head`); the edge exits quietly
     if as_json:
-        payload: dict[str, Any] = {
-            "text": outcome.text,
-            "model": session.model,
-            "provider": session.call.name,
-            "url": _public(session.call.url),
-            "conversation_id": session.conversation_id,
-            "complete": outcome.complete,
-            "timings": {
-                "first_chunk_ms": _round(outcome.first_chunk_ms),
-                "duration_ms": _round(outcome.duration_ms),
-            },
-            "error": describe_error(outcome.error, session.secrets) if outcome.error else None,
-        }
-        sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(_json_result(session, outcome), ensure_ascii=False) + "\n")
         sys.stdout.flush()
     if outcome.interrupted:
         notice("interrupted; the partial answer was kept")
@@ -310,6 +272,25 @@ def _one_shot(session: ChatSession, prompt: str, *, stream: bool, as_json: bool)
         report_error(outcome.error, session.secrets)
         return exit_codes.exit_code_for(outcome.error)
     return exit_codes.OK
+
+
+def _json_result(session: ChatSession, outcome: Outcome) -> dict[str, Any]:
+    """What ``--json`` prints: the answer, where it came from, its timings and error."""
+    from ._conversation import describe_error
+
+    return {
+        "text": outcome.text,
+        "model": session.model,
+        "provider": session.call.name,
+        "url": _public(session.call.url),
+        "conversation_id": session.conversation_id,
+        "complete": outcome.complete,
+        "timings": {
+            "first_chunk_ms": _round(outcome.first_chunk_ms),
+            "duration_ms": _round(outcome.duration_ms),
+        },
+        "error": describe_error(outcome.error, session.secrets) if outcome.error else None,
+    }
 
 
 class _Silent:

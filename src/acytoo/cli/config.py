@@ -32,7 +32,7 @@ import math
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -79,7 +79,13 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    """Settings from one source; ``None`` means "not set here"."""
+    """Where to send and how: from one source, or resolved from all of them.
+
+    From one source (flags, environment, config file) ``None`` means "not set
+    here"; :func:`resolve` merges the sources into a :class:`Target`, the same
+    fields with the provider decided. ``key`` and ``password`` are secrets:
+    never print, log or store them.
+    """
 
     provider: str | None = None
     url: str | None = None
@@ -91,31 +97,13 @@ class Settings:
     key: str | None = None
     password: str | None = None
 
-
-@dataclass(frozen=True)
-class Target:
-    """The resolved destination of a request, and how to talk to it.
-
-    ``key`` and ``password`` are secrets: never print, log or store them.
-    """
-
-    provider: str
-    url: str | None
-    model: str | None
-    system: str | None
-    temperature: float | None
-    timeout: float | None
-    proxy: str | None
-    key: str | None
-    password: str | None
-    fallback: bool
-    """True when nothing was configured and the offline assistant answers."""
-
     def __repr__(self) -> str:  # keep secrets out of debug output
         url = self.url
         for secret in self.secrets:
             url = url.replace(secret, "***") if url else url
-        return f"Target(provider={self.provider!r}, url={url!r}, model={self.model!r})"
+        return (
+            f"{type(self).__name__}(provider={self.provider!r}, url={url!r}, model={self.model!r})"
+        )
 
     @property
     def secrets(self) -> list[str]:
@@ -125,6 +113,15 @@ class Target:
             if url:
                 values.append(urlsplit(url).password)
         return [value for value in values if value]
+
+
+@dataclass(frozen=True, repr=False)
+class Target(Settings):
+    """:class:`Settings` resolved: the provider is decided and every value validated."""
+
+    provider: str = "local"
+    fallback: bool = False
+    """True when nothing was configured and the offline assistant answers."""
 
 
 def config_path() -> Path:
@@ -236,18 +233,9 @@ def resolve(flags: Settings, *, environ: bool = True, config_file: bool = True) 
     proxy = pick("proxy")
     if proxy is not None:
         validate_url(proxy, "proxy", ("http", "https", "socks4", "socks4a", "socks5", "socks5h"))
-    return Target(
-        provider=provider,
-        url=url,
-        model=pick("model") or None,
-        system=pick("system"),
-        temperature=temperature,
-        timeout=timeout,
-        proxy=proxy,
-        key=pick("key"),
-        password=pick("password"),
-        fallback=fallback,
-    )
+    merged = {field.name: pick(field.name) for field in fields(Settings)}
+    merged.update(provider=provider, url=url, model=merged["model"] or None)
+    return Target(**merged, fallback=fallback)
 
 
 def guess_provider(url: str) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -84,11 +86,7 @@ def logs(ctx: click.Context, count: int, as_json: bool, query: str | None) -> No
 @click.option("--json", "as_json", is_flag=True, help="Print it as one JSON object.")
 def show(conversation_id: str, as_json: bool) -> None:
     """Show conversation ID (or `latest`) with every message."""
-    store = _open(create=False)
-    if store is None:
-        raise click.UsageError("there are no conversations yet")
-    with store:
-        wanted = _conversation_id(store, conversation_id)
+    with _conversation_in_store(conversation_id) as (store, wanted):
         if as_json:
             click.echo(json.dumps(store.export(wanted), ensure_ascii=False, indent=2))
             return
@@ -109,11 +107,7 @@ def show(conversation_id: str, as_json: bool) -> None:
 )
 def export(conversation_id: str, format_: str) -> None:
     """Print conversation ID (or `latest`) as Markdown or JSON."""
-    store = _open(create=False)
-    if store is None:
-        raise click.UsageError("there are no conversations yet")
-    with store:
-        wanted = _conversation_id(store, conversation_id)
+    with _conversation_in_store(conversation_id) as (store, wanted):
         data = store.export(wanted)
     assert data is not None
     if format_ == "json":
@@ -127,11 +121,7 @@ def export(conversation_id: str, format_: str) -> None:
 @click.argument("conversation_id", metavar="ID")
 def rm(conversation_id: str) -> None:
     """Delete conversation ID (or `latest`) with all its messages."""
-    store = _open(create=False)
-    if store is None:
-        raise click.UsageError("there are no conversations yet")
-    with store:
-        wanted = _conversation_id(store, conversation_id)
+    with _conversation_in_store(conversation_id) as (store, wanted):
         store.delete(wanted)
     click.echo(f"Deleted conversation {wanted}.", err=True)
 
@@ -174,6 +164,16 @@ def _open(*, create: bool) -> Store | None:
         return Store(db_path)
     except Exception as exc:
         raise click.ClickException(f"cannot open the history database {db_path}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _conversation_in_store(value: str) -> Iterator[tuple[Store, int]]:
+    """The history store, open while the block runs, and the id of conversation ``value``."""
+    store = _open(create=False)
+    if store is None:
+        raise click.UsageError("there are no conversations yet")
+    with store:
+        yield store, _conversation_id(store, value)
 
 
 def _conversation_id(store: Store, value: str) -> int:

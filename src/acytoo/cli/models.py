@@ -9,35 +9,17 @@ from typing import Any
 import click
 
 from . import exit_codes
-from .config import PROVIDERS, ConfigError, Settings, Target, resolve
+from ._where import where_options
+from .config import ConfigError, Settings, Target, resolve
 from .render import notice
 
 __all__ = ["models"]
 
 
 @click.command(epilog=exit_codes.EPILOG)
-@click.option("--url", help="Base URL of the service (also ACYTOO_URL).")
-@click.option(
-    "--provider",
-    type=click.Choice(PROVIDERS, case_sensitive=False),
-    help="Protocol: acytoo, openai or local.",
-)
-@click.option("--proxy", help="Proxy URL (also ACYTOO_PROXY).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
-@click.option("--key", help="API key (prefer ACYTOO_KEY).")
-@click.option("--password", help="Password of a protected acytoo server (or ACYTOO_PASSWORD).")
-@click.option("--max-retries", type=click.IntRange(min=0), metavar="N", help="Retries (default 2).")
+@where_options(detailed=False)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-def models(
-    url: str | None,
-    provider: str | None,
-    proxy: str | None,
-    timeout: float | None,
-    key: str | None,
-    password: str | None,
-    max_retries: int | None,
-    as_json: bool,
-) -> None:
+def models(settings: Settings, max_retries: int | None, as_json: bool) -> None:
     """List the model ids the configured service offers, one per line.
 
     The service is asked: GET /v1/models of an acytoo server (`acytoo serve`),
@@ -46,16 +28,7 @@ def models(
     The offline assistant lists itself.
     """
     try:
-        target = resolve(
-            Settings(
-                provider=provider,
-                url=url,
-                proxy=proxy,
-                timeout=timeout,
-                key=key,
-                password=password,
-            )
-        )
+        target = resolve(settings)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     names = asyncio.run(_list(target, max_retries))
