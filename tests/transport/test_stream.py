@@ -92,7 +92,7 @@ async def test_idle_timeout_mid_answer_raises_read_timeout(acytoo_server: Acytoo
         await read_collecting(acytoo_server.url, received, timeout=Timeout(read=0.3))
     assert received == ["first"]
     assert isinstance(caught.value, builtins.TimeoutError)
-    assert isinstance(caught.value, acytoo.TimeoutError)
+    assert isinstance(caught.value, acytoo.APITimeoutError)
     assert isinstance(caught.value, aiohttp.ClientError)
     assert len(acytoo_server.requests) == 1
     # The stalled response was closed, not left hanging.

@@ -10,8 +10,8 @@ from typing import Any, ClassVar, TypeVar
 from yarl import URL
 
 from .._transport import HTTPRequest, open_stream
+from .._types import AsyncResult, Messages
 from ..errors import InvalidRequestError
-from ..typing import AsyncResult, Messages
 from ._http import (
     TRANSPORT_OPTION_NAMES,
     check_options,

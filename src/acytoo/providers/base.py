@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Protocol, TypeVar, cast, runtime_checkable
 
 from .._base_errors import InvalidRequestError
 from .._sync import iterate_in_background, run_in_background
-from ..typing import AsyncResult, CreateResult, Messages
+from .._types import AsyncResult, CreateResult, Messages
 
 __all__ = [
     "AsyncGeneratorProvider",

@@ -24,7 +24,7 @@ from typing import Any, cast
 
 from aiohttp import StreamReader, web
 
-from ..typing import Message, Role
+from .._types import Message, Role
 from .connections import DEFAULT_BODY_TIMEOUT
 from .errors import RequestError
 
