@@ -136,6 +136,8 @@ class APIStatusError(AcytooError, aiohttp.ClientResponseError):
         super().__init__(request_info, (), status=status, message=message, headers=headers)
         self.body = body
         self.url = url
+        self.request_id: str | None = headers.get("x-request-id") if headers else None
+        """The service's id for the failed request (its ``x-request-id``), for its logs."""
 
     def __str__(self) -> str:
         return self.message
