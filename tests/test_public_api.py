@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import builtins
 import importlib
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -47,6 +50,43 @@ def test_errors_module_exports_are_all_public() -> None:
         assert getattr(acytoo, name) is getattr(errors, name)
 
 
+def test_timeout_error_is_an_alias_of_api_timeout_error() -> None:
+    errors = importlib.import_module("acytoo.errors")
+    assert "TimeoutError" in errors.__all__
+    assert "TimeoutError" in acytoo.__all__
+    assert acytoo.TimeoutError is acytoo.APITimeoutError
+    assert errors.TimeoutError is errors.APITimeoutError
+    assert issubclass(acytoo.APITimeoutError, builtins.TimeoutError)
+    assert issubclass(acytoo.ConnectTimeout, acytoo.APITimeoutError)
+    assert issubclass(acytoo.ReadTimeout, acytoo.APITimeoutError)
+    # The alias does not replace the built-in in a module that imports acytoo's names.
+    assert acytoo.APITimeoutError is not builtins.TimeoutError
+
+
+def test_typing_module_re_exports_the_named_types() -> None:
+    # acytoo.typing is the former home of the types, kept for existing imports.
+    old = importlib.import_module("acytoo.typing")
+    types_module = importlib.import_module("acytoo._types")
+    assert old.__all__ == types_module.__all__
+    for name in old.__all__:
+        assert getattr(old, name) is getattr(types_module, name), name
+    for name in ("AsyncResult", "CreateResult", "Message", "Messages"):
+        assert getattr(acytoo, name) is getattr(old, name), name
+
+
+def test_no_package_module_imports_the_compatibility_typing_module() -> None:
+    package = Path(acytoo.__file__).parent
+    for path in package.rglob("*.py"):
+        if path.name == "typing.py" and path.parent == package:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                assert node.module != "typing", f"{path} imports acytoo.typing"
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+                assert "acytoo.typing" not in names, f"{path} imports acytoo.typing"
+
+
 def test_transport_exports_that_are_public() -> None:
     transport = importlib.import_module("acytoo._transport")
     for name in ("RetryPolicy", "Timeout", "aclose_sessions"):
@@ -62,6 +102,7 @@ def test_private_modules_declare_all() -> None:
         "acytoo._transport._proxy",
         "acytoo._transport._stream",
         "acytoo._sync",
+        "acytoo._types",
         "acytoo._urls",
         "acytoo._private_files",
         "acytoo.providers._env_keys",

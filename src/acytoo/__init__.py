@@ -13,10 +13,12 @@ from ._lazy import lazy_getattr
 if TYPE_CHECKING:
     from ._chat_completion import ChatCompletion, Provider
     from ._transport import RetryPolicy, Timeout, aclose_sessions, set_max_connections
+    from ._types import AsyncResult, CreateResult, Message, Messages
     from .errors import (
         AcytooError,
         AllProvidersFailedError,
         APIStatusError,
+        APITimeoutError,
         AuthenticationError,
         BadRequestError,
         ConnectError,
@@ -44,7 +46,6 @@ if TYPE_CHECKING:
         RetryProvider,
         provider_name,
     )
-    from .typing import AsyncResult, CreateResult, Message, Messages
 
 _LOCATIONS = {
     "aclose_sessions": "._transport",
@@ -52,20 +53,21 @@ _LOCATIONS = {
     "AcytooError": "._base_errors",
     "AllProvidersFailedError": "._base_errors",
     "APIStatusError": ".errors",
+    "APITimeoutError": ".errors",
     "AsyncGeneratorProvider": ".providers",
-    "AsyncResult": ".typing",
+    "AsyncResult": "._types",
     "AuthenticationError": ".errors",
     "BadRequestError": ".errors",
     "ChatCompletion": "._chat_completion",
     "ConnectError": ".errors",
     "ConnectTimeout": ".errors",
-    "CreateResult": ".typing",
+    "CreateResult": "._types",
     "IncompleteResponseError": ".errors",
     "InternalServerError": ".errors",
     "InvalidRequestError": "._base_errors",
     "Local": ".providers",
-    "Message": ".typing",
-    "Messages": ".typing",
+    "Message": "._types",
+    "Messages": "._types",
     "NotFoundError": ".errors",
     "OpenAICompatible": ".providers",
     "PermissionDeniedError": ".errors",
@@ -90,6 +92,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "APIStatusError",
+    "APITimeoutError",
     "Acytoo",
     "AcytooError",
     "AllProvidersFailedError",

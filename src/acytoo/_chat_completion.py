@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import providers as Provider
-from .typing import CreateResult, Messages
+from ._types import CreateResult, Messages
 
 __all__ = ["ChatCompletion", "Provider"]
 

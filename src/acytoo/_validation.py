@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import cast
 
 from ._base_errors import InvalidRequestError
-from .typing import Message, Messages, Role
+from ._types import Message, Messages, Role
 
 __all__ = [
     "MAX_TOKENS_LIMIT",

@@ -9,7 +9,7 @@ aiohttp.ClientResponseError`` keeps working as the spec promises::
     ├── TransportError (aiohttp.ClientError)
     │   ├── ConnectError (aiohttp.ClientConnectionError)
     │   │   └── ProxyError                       the proxy refused or failed
-    │   ├── TimeoutError (builtins.TimeoutError)
+    │   ├── APITimeoutError (builtins.TimeoutError)   alias: TimeoutError
     │   │   ├── ConnectTimeout                   no connection within `connect` s
     │   │   └── ReadTimeout                      no bytes for `read` s mid-response
     │   └── IncompleteResponseError (aiohttp.ClientPayloadError)
@@ -26,10 +26,14 @@ aiohttp.ClientResponseError`` keeps working as the spec promises::
     ├── StreamError                   the service reported an error mid-stream
     └── AllProvidersFailedError       every provider of a RetryProvider failed
 
-Status errors keep ``status``, ``body`` (the first KiB of the response, decoded)
-and ``url``; their message leads with the service's own explanation when the
+Status errors keep ``status``, ``body`` (the first KiB of the response, decoded),
+``url`` and ``request_id`` (the response's ``x-request-id`` header, or ``None``); their message leads with the service's own explanation when the
 body is JSON with ``msg`` (the Acytoo server's shape) or ``error.message``
 (OpenAI's shape).
+
+``TimeoutError`` is kept as an alias of :class:`APITimeoutError` for code
+written before the rename; new code uses the name that does not shadow the
+built-in (the openai SDK's name).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from ._base_errors import (
 
 __all__ = [
     "APIStatusError",
+    "APITimeoutError",
     "AcytooError",
     "AllProvidersFailedError",
     "AuthenticationError",
@@ -91,15 +96,19 @@ class ProxyError(ConnectError):
     """The proxy could not be reached or refused to relay the request."""
 
 
-class TimeoutError(TransportError, builtins.TimeoutError):
+class APITimeoutError(TransportError, builtins.TimeoutError):
     """A time limit was reached."""
 
 
-class ConnectTimeout(TimeoutError):
+TimeoutError = APITimeoutError
+"""Former name of :class:`APITimeoutError`, kept so existing ``except`` clauses work."""
+
+
+class ConnectTimeout(APITimeoutError):
     """The connection was not established within the connect limit."""
 
 
-class ReadTimeout(TimeoutError):
+class ReadTimeout(APITimeoutError):
     """The service sent nothing for longer than the read (idle) limit."""
 
 
@@ -127,6 +136,8 @@ class APIStatusError(AcytooError, aiohttp.ClientResponseError):
         super().__init__(request_info, (), status=status, message=message, headers=headers)
         self.body = body
         self.url = url
+        self.request_id: str | None = headers.get("x-request-id") if headers else None
+        """The service's id for the failed request (its ``x-request-id``), for its logs."""
 
     def __str__(self) -> str:
         return self.message

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
+from acytoo import AsyncResult, Messages
 from acytoo.providers.base import AsyncGeneratorProvider
-from acytoo.typing import AsyncResult, Messages
 
 
 class Echo(AsyncGeneratorProvider):

@@ -6,9 +6,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from acytoo import RetryProvider
+from acytoo import AsyncResult, Messages, RetryProvider
 from acytoo.providers.base import AsyncGeneratorProvider
-from acytoo.typing import AsyncResult, Messages
 
 USER = [{"role": "user", "content": "Hi"}]
 

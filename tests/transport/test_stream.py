@@ -92,7 +92,7 @@ async def test_idle_timeout_mid_answer_raises_read_timeout(acytoo_server: Acytoo
         await read_collecting(acytoo_server.url, received, timeout=Timeout(read=0.3))
     assert received == ["first"]
     assert isinstance(caught.value, builtins.TimeoutError)
-    assert isinstance(caught.value, acytoo.TimeoutError)
+    assert isinstance(caught.value, acytoo.APITimeoutError)
     assert isinstance(caught.value, aiohttp.ClientError)
     assert len(acytoo_server.requests) == 1
     # The stalled response was closed, not left hanging.
@@ -211,6 +211,27 @@ async def test_non_utf8_error_body_in_named_charset(acytoo_server: AcytooTestSer
     acytoo_server.reply(Reply(status=400, chunks=[body], content_type="text/plain; charset=cp1251"))
     with pytest.raises(acytoo.BadRequestError, match=r"^Ошибка"):
         await read_all(acytoo_server.url)
+
+
+@pytest.mark.parametrize("status", [400, 429, 503])
+async def test_status_errors_carry_the_request_id(
+    acytoo_server: AcytooTestServer, status: int
+) -> None:
+    headers = {"X-Request-Id": "req_7f3a9c"}
+    acytoo_server.reply(Reply(status=status, chunks=[b'{"msg":"no"}'], headers=headers))
+    with pytest.raises(acytoo.APIStatusError) as caught:
+        await read_all(acytoo_server.url, retry=RetryPolicy(max_retries=0))
+    assert caught.value.status == status
+    assert caught.value.request_id == "req_7f3a9c"
+
+
+async def test_status_errors_without_a_request_id_say_none(
+    acytoo_server: AcytooTestServer,
+) -> None:
+    acytoo_server.reply(Reply(status=404, chunks=[b'{"msg":"no"}']))
+    with pytest.raises(acytoo.NotFoundError) as caught:
+        await read_all(acytoo_server.url)
+    assert caught.value.request_id is None
 
 
 # --- what is retried, table-driven ------------------------------------------------------

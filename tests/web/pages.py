@@ -33,7 +33,7 @@ WAIT_MS = 30_000
 def server_on_thread(config: ServerConfig, backend: Backend | None = None) -> Iterator[str]:
     """The acytoo server on its own loop in a background thread; yields its URL.
 
-    Like tests/server's ``server_in_thread``, plus closing the pooled upstream
+    Like tests/server_app's ``server_in_thread``, plus closing the pooled upstream
     sessions on the server's loop (these servers relay to a real upstream).
     """
     loop = asyncio.new_event_loop()

@@ -29,7 +29,9 @@ SHOULD_RETRY_HEADER = "x-should-retry"
 class Timeout:
     """Time limits of one request, in seconds (``None`` means no limit).
 
-    ``connect`` bounds establishing the connection (TCP, proxy and TLS);
+    ``connect`` bounds getting a connection: the wait for a free one when the
+    pool is full (:func:`~acytoo.set_max_connections`) and establishing it (TCP,
+    proxy and TLS) count together, as aiohttp's ``ClientTimeout.connect`` does;
     ``read`` bounds the silence between two chunks of the answer. There is no
     limit on the whole exchange: a long answer that keeps streaming is fine.
     """

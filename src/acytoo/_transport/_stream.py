@@ -336,7 +336,7 @@ def _retryable(error: errors.AcytooError) -> bool:
     if isinstance(error, errors.ProxyError):
         return False
     return isinstance(
-        error, (errors.ConnectError, errors.TimeoutError, errors.IncompleteResponseError)
+        error, (errors.ConnectError, errors.APITimeoutError, errors.IncompleteResponseError)
     )
 
 

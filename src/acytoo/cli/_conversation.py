@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..typing import Message, Messages
+from .._types import Message, Messages
 from ._provider import ProviderCall
 from ._stream import Outcome, stream_answer
 from .render import Renderer, debug_enabled, error, one_line, redact

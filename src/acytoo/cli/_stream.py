@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._types import Messages
 from ..providers.base import closing
-from ..typing import Messages
 from ._provider import ProviderCall
 
 __all__ = ["Outcome", "stream_answer"]

@@ -72,6 +72,6 @@ def exit_code_for(exc: BaseException) -> int:
             return HTTP_STATUS
         if isinstance(exc, errors.IncompleteResponseError):
             return STREAM_BROKEN
-        if isinstance(exc, (errors.ConnectError, errors.TimeoutError)):
+        if isinstance(exc, (errors.ConnectError, errors.APITimeoutError)):
             return CONNECT
     return ERROR

@@ -10,9 +10,9 @@ from typing import Any, ClassVar, TypeVar
 from yarl import URL
 
 from .._transport import HTTPRequest, open_stream
+from .._types import AsyncResult, Messages
 from .._validation import check_model, check_temperature, validate_messages
 from ..errors import InvalidRequestError
-from ..typing import AsyncResult, Messages
 from ._http import (
     TRANSPORT_OPTION_NAMES,
     check_options,

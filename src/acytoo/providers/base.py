@@ -10,9 +10,9 @@ from typing import Any, ClassVar, Protocol, TypeVar, cast, runtime_checkable
 
 from .._base_errors import InvalidRequestError
 from .._sync import iterate_in_background, run_in_background
+from .._types import AsyncResult, CreateResult, Messages
 from .._validation import check_temperature as validate_temperature
 from .._validation import validate_messages
-from ..typing import AsyncResult, CreateResult, Messages
 
 __all__ = [
     "AsyncGeneratorProvider",

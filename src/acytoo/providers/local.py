@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .._base_errors import InvalidRequestError
+from .._types import AsyncResult, Messages
 from .._validation import check_model, check_temperature, validate_messages
-from ..typing import AsyncResult, Messages
 from ._bm25 import Match, SearchIndex, terms
 from ._local_text import GREETING, NO_MATCH, THANKS, cannot_do, model_note
 from ._passages import most_relevant_first

@@ -21,10 +21,10 @@ from typing import Any, ClassVar, TypeVar
 from yarl import URL
 
 from .._transport import HTTPRequest, ResponseStream, ServerSentEvent, SSEDecoder, open_stream
+from .._types import AsyncResult, Messages
 from .._urls import redact_url
 from .._validation import check_max_tokens, check_model, check_temperature, validate_messages
 from ..errors import InvalidRequestError, StreamError, TransportError
-from ..typing import AsyncResult, Messages
 from ._env_keys import BASE_URL_ENVIRONMENT_VARIABLE, environment_api_key
 from ._http import check_options, join_path, parse_base_url, transport_options
 from ._relay import check_relay_path

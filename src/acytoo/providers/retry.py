@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 from .._base_errors import AllProvidersFailedError, InvalidRequestError
-from ..typing import CreateResult, Messages
+from .._types import CreateResult, Messages
 from ._relay import FailoverRelay, RelayProvider, relay_capable
 from .base import (
     ProviderType,

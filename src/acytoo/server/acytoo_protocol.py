@@ -12,8 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .errors import RequestError, log_failure
-from .service import Answer, Service
-from .state import SERVICE
+from .service import SERVICE, Answer, Service
 from .validation import parse_acytoo_request, read_json_body
 
 __all__ = ["check_password", "handle_completions"]

@@ -20,9 +20,8 @@ from .logs import AccessLogger
 from .openai_protocol import handle_chat_completions, handle_embeddings, handle_models
 from .operations import add_operation_routes, operations_middleware
 from .security import BrowserPolicy
-from .service import Service
+from .service import SERVICE, Service
 from .shared_state import create_state
-from .state import SERVICE
 
 __all__ = ["AccessLogger", "create_app", "openapi_document"]
 

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from .._base_errors import AllProvidersFailedError, InvalidRequestError, StreamError
 from .._transport import SHOULD_RETRY_HEADER, error_detail
-from ..errors import APIStatusError, IncompleteResponseError, TimeoutError, TransportError
+from ..errors import APIStatusError, APITimeoutError, IncompleteResponseError, TransportError
 from ._context import FAILURE_HOOK, REQUEST_ID
 
 __all__ = [
@@ -135,7 +135,7 @@ def provider_failure(exc: BaseException, *, client_credentials: bool = False) ->
         if retry_after is not None:
             headers["Retry-After"] = retry_after
         return _upstream(status, detail, code=exc.status, headers=headers)
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, APITimeoutError):
         return _upstream(504, "upstream timed out", type="upstream_timeout")
     if isinstance(exc, IncompleteResponseError):
         return _upstream(502, "upstream answer incomplete")

@@ -19,8 +19,7 @@ from aiohttp import web
 
 from .errors import RequestError, error_body, log_failure, provider_failure
 from .openai_relay import relay_chat_completions, relay_embeddings
-from .service import Answer, Service
-from .state import SERVICE
+from .service import SERVICE, Answer, Service
 from .validation import CompletionRequest, parse_openai_request, read_raw_json_body
 
 __all__ = ["handle_chat_completions", "handle_embeddings", "handle_models"]

@@ -8,6 +8,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from aiohttp import web
+
 from ..errors import APIStatusError
 from .backends import Backend
 from .config import ServerConfig
@@ -19,7 +21,7 @@ from .validation import CompletionRequest
 if TYPE_CHECKING:
     from .._transport import ResponseStream
 
-__all__ = ["Answer", "Service"]
+__all__ = ["SERVICE", "Answer", "Service"]
 
 
 @dataclass
@@ -171,3 +173,7 @@ class Service:
         if default and default not in models:
             models.insert(0, default)
         return [*self._aliases, *(model for model in models if model not in self._aliases)]
+
+
+SERVICE = web.AppKey("acytoo_service", Service)
+"""The application key under which the handlers find the :class:`Service`."""

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from ..server.acytoo_protocol import check_password
 from ..server.errors import RequestError
-from ..server.state import SERVICE
+from ..server.service import SERVICE
 from ..server.validation import read_json_body
 from ._assets import SECURITY_HEADERS
 from .markdown import Rendered, render_blocks

@@ -115,6 +115,17 @@ async def test_wrong_or_missing_password_is_401(start_server, password) -> None:
     assert body["error"]["type"] == "authentication_error"
 
 
+async def test_a_status_error_carries_the_servers_request_id(start_server) -> None:
+    # The real server names each request (X-Request-Id, also in its logs); the
+    # client's error keeps it, as the openai SDK's errors do.
+    server = await start_server(Backend(scripted()), password="s3cret")
+    with pytest.raises(AuthenticationError) as caught:
+        await client(server.url, password="wrong").create_async("", USER)
+    request_id = caught.value.request_id
+    assert request_id
+    assert request_id == caught.value.headers["X-Request-Id"]
+
+
 async def test_right_password_and_api_keys_open_the_endpoint(start_server) -> None:
     server = await start_server(Backend(scripted()), password="s3cret", api_keys=("k-1",))
     for secret in ("s3cret", "k-1"):

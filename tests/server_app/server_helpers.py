@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
+from acytoo import AsyncResult, Messages
 from acytoo.providers.base import AsyncGeneratorProvider
-from acytoo.typing import AsyncResult, Messages
 
 USER = [{"role": "user", "content": "Hello, Acytoo!"}]
 

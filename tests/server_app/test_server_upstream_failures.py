@@ -19,10 +19,9 @@ import pytest
 from aiohttp import web
 from server_helpers import USER
 
-from acytoo import Acytoo, InvalidRequestError, Timeout
+from acytoo import Acytoo, AsyncResult, InvalidRequestError, Messages, Timeout
 from acytoo.providers.base import AsyncGeneratorProvider
 from acytoo.server import Backend
-from acytoo.typing import AsyncResult, Messages
 
 Failure = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
