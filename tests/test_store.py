@@ -330,3 +330,18 @@ def test_the_search_migration_indexes_an_existing_history(
     monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS)
     with Store(db) as store:
         assert [s.id for s in store.search("timeouts")] == [old]
+
+
+def test_the_unused_activity_index_is_dropped(db: Path) -> None:
+    # Created by m001, never used by a query: m003 drops it from old and new databases.
+    with Store(db):
+        pass
+    raw = sqlite3.connect(db)
+    try:
+        indexes = {
+            row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        }
+    finally:
+        raw.close()
+    assert "conversations_by_update" not in indexes
+    assert {"messages_by_conversation", "exchanges_by_conversation"} <= indexes

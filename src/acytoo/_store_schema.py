@@ -109,8 +109,15 @@ def _m002_message_search(db: sqlite3.Connection) -> None:
     )
 
 
+def _m003_drop_unused_index(db: sqlite3.Connection) -> None:
+    # Conversations are ordered by their latest message (store._BY_ACTIVITY),
+    # never by updated_at: the index only cost every write.
+    db.execute("DROP INDEX IF EXISTS conversations_by_update")
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite3.Connection], None]], ...] = (
     ("m001_initial", _m001_initial),
     ("m002_message_search", _m002_message_search),
+    ("m003_drop_unused_index", _m003_drop_unused_index),
 )
 """Every schema change, oldest first; the schema version is their count."""
