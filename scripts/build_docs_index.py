@@ -15,8 +15,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "scripts"))
 
-from acytoo.providers._docs_build import INDEX_PATH, build_index, dumps_index  # noqa: E402
+from docs_index.build import INDEX_PATH, build_index, dumps_index  # noqa: E402
 
 
 def main() -> int:

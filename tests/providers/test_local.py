@@ -10,6 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from docs_index.build import (
+    INDEX_PATH,
+    build_index,
+    corpus_files,
+    dumps_index,
+    rebase_links,
+)
+from docs_index.markdown import slugify, split_sections
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,14 +25,6 @@ import acytoo
 from acytoo import InvalidRequestError, Local
 from acytoo.providers import _local_text
 from acytoo.providers._bm25 import K1, B, SearchIndex, build_postings, stem, terms
-from acytoo.providers._docs_build import (
-    INDEX_PATH,
-    build_index,
-    corpus_files,
-    dumps_index,
-    rebase_links,
-)
-from acytoo.providers._markdown import slugify, split_sections
 from acytoo.providers.local import MODEL, _rank, answer, iter_chunks, load_index
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from docs_index.aliases import ALIASES
 
 from acytoo.providers import _local_text
 from acytoo.providers._bm25 import stem
-from acytoo.providers._docs_aliases import ALIASES
 from acytoo.providers._passages import LONG_SECTION, most_relevant_first
 from acytoo.providers._query import intents, query_groups, split_parts, task_request
 from acytoo.providers.local import answer, load_index
@@ -45,7 +45,9 @@ def test_the_evaluation_set_is_large_and_names_real_sections() -> None:
 
 def test_every_alias_names_a_real_section() -> None:
     labels = {section.label for section in load_index().sections}
-    assert not set(ALIASES) - labels, "a heading with aliases was renamed: update _docs_aliases.py"
+    assert not set(ALIASES) - labels, (
+        "a heading with aliases was renamed: update scripts/docs_index/aliases.py"
+    )
 
 
 def test_the_right_section_comes_first_for_nine_questions_in_ten() -> None:

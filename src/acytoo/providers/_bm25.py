@@ -17,7 +17,7 @@ section's own heading counting :data:`HEADING_BOOST` times and the headings
 above it :data:`PARENT_HEADING_BOOST` times: a section titled "Proxies" is
 about proxies even if the word appears only twice in its text. A flag the
 section defines (``| `--timeout N` |`` in a table, or a list item) counts :data:`FLAG_BOOST` more times, and the
-section's aliases (the words users say for it, see ``_docs_aliases.py``)
+section's aliases (the words users say for it, see ``scripts/docs_index/aliases.py``)
 :data:`ALIAS_BOOST` times.
 """
 

@@ -138,7 +138,7 @@ class DocSection:
     kind: str = ""
     """The audience it is written for: ``cli``, ``server``, ``library`` or ``""`` (everyone)."""
     names: tuple[frozenset[str], ...] = ()
-    """The terms of its heading and of each of its aliases (``_docs_aliases.py``)."""
+    """The terms of its heading and of each of its aliases (``scripts/docs_index/aliases.py``)."""
 
     @property
     def title(self) -> str:

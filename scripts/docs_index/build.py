@@ -1,7 +1,7 @@
 """Building the offline assistant's index from the repository's documentation.
 
 Used at build time by ``scripts/build_docs_index.py`` and by the test that
-checks the packaged index is up to date; never imported when answering.
+checks the packaged index is up to date; not part of the wheel.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ._bm25 import K1, B, build_postings, terms
-from ._docs_aliases import ALIASES
-from ._markdown import Section, split_sections
+import acytoo.providers
+from acytoo.providers._bm25 import K1, B, build_postings, terms
+
+from .aliases import ALIASES
+from .markdown import Section, split_sections
 
 __all__ = [
     "INDEX_FORMAT",
@@ -28,7 +30,7 @@ __all__ = [
 ]
 
 INDEX_FORMAT = 2
-INDEX_PATH = Path(__file__).with_name("_docs_index.json")
+INDEX_PATH = Path(acytoo.providers.__file__).with_name("_docs_index.json")
 # Measured figures change with every benchmark run and answer no question a
 # user asks the assistant; leaving them out also keeps the index stable.
 _EXCLUDED = frozenset({"docs/benchmarks.md"})

@@ -8,7 +8,7 @@ question that contains all the words of one of them names that section, as
 a question containing its whole heading does.
 A label that no longer exists is reported by the test suite, so a renamed
 heading does not silently lose its aliases; a new page needs no entry.
-Used only by ``_docs_build.py``, never when answering.
+Used only by ``build.py``, at build time.
 """
 
 from __future__ import annotations
