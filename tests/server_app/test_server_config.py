@@ -9,6 +9,7 @@ import pytest
 
 from acytoo import InvalidRequestError
 from acytoo.server import ServerConfig
+from acytoo.server.ratelimit import RateLimit
 
 
 @pytest.mark.parametrize(
@@ -26,6 +27,21 @@ from acytoo.server import ServerConfig
         pytest.param({"upstream_keys": ("sk-1", "")}, "upstream keys", id="empty-upstream-key"),
         pytest.param({"api_keys": ("",)}, "access secrets", id="empty-api-key"),
         pytest.param({"password": ""}, "access secrets", id="empty-password"),
+        pytest.param({"header_timeout": 0.0}, "header_timeout", id="header-timeout-zero"),
+        pytest.param({"body_timeout": math.nan}, "body_timeout", id="body-timeout-nan"),
+        pytest.param({"max_connections": 0}, "max_connections", id="max-connections"),
+        pytest.param({"allowed_hosts": ("a/b",)}, "allowed hosts", id="allowed-host-path"),
+        pytest.param({"model_aliases": (("fast", ""),)}, "model aliases", id="empty-alias"),
+        pytest.param({"upstream_password": ""}, "upstream password", id="empty-upstream-pw"),
+        pytest.param({"ipv6_prefix": 129}, "ipv6_prefix", id="ipv6-prefix"),
+        pytest.param({"workers": 0}, "workers", id="workers-zero"),
+        pytest.param({"redis_url": "http://r"}, "Redis URL", id="redis-scheme"),
+        pytest.param({"redis_required": True}, "redis_required", id="redis-required-alone"),
+        pytest.param(
+            {"rate_limit": RateLimit(rate=1.0, burst=1), "workers": 2},
+            "needs --redis-url",
+            id="rate-limit-workers-without-redis",
+        ),
     ],
 )
 def test_invalid_settings_are_refused(settings: dict[str, Any], message: str) -> None:
@@ -42,6 +58,9 @@ def test_invalid_settings_are_refused(settings: dict[str, Any], message: str) ->
         {"upstream_connections": 0},
         {"key_selection": "random"},
         {"password": "s3cret", "api_keys": ("k1", "k2")},
+        {"ipv6_prefix": 0, "workers": 4},
+        {"redis_url": "redis://127.0.0.1:6379/0", "redis_required": True},
+        {"rate_limit": RateLimit(rate=1.0, burst=1), "workers": 2, "redis_url": "unix:///r.sock"},
     ],
 )
 def test_edge_values_are_accepted(settings: dict[str, Any]) -> None:
