@@ -140,10 +140,12 @@ async def held_stream(
         await chunks.aclose()
 
 
+# "0": no grace at all (aiohttp reads a shutdown timeout of 0 as "no limit").
+@pytest.mark.parametrize("grace_period", ["0.5", "0"])
 async def test_streams_still_running_after_the_grace_period_are_cut(
-    openai_upstream: OpenAIUpstream, server_process: list[ServerProcess]
+    openai_upstream: OpenAIUpstream, server_process: list[ServerProcess], grace_period: str
 ) -> None:
-    async with held_stream(openai_upstream, server_process, "0.5") as (server, chunks):
+    async with held_stream(openai_upstream, server_process, grace_period) as (server, chunks):
         server.process.send_signal(signal.SIGTERM)
         with pytest.raises(IncompleteResponseError):
             await asyncio.wait_for(anext(chunks), 30)

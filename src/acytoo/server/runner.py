@@ -26,6 +26,7 @@ access_logger = logging.getLogger("acytoo.server.access")
 
 # Room for many clients connecting at once (the kernel caps it at somaxconn).
 _BACKLOG = 1024
+_SHORTEST_GRACE = 0.001
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ async def serve(
         handler_cancellation=True,
         access_log_class=AccessLogger,
         access_log=access_logger if config.access_log else None,
-        shutdown_timeout=config.grace_period,
+        # aiohttp reads 0 as "no limit": no grace at all is the shortest one it takes.
+        shutdown_timeout=max(config.grace_period, _SHORTEST_GRACE),
         logger=ProtocolLogger(logging.getLogger("aiohttp.server")),
     )
     await runner.setup()
