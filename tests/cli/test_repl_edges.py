@@ -7,6 +7,8 @@ import time
 
 import pexpect
 
+from servers.acytoo_server import AcytooTestServer, Reply
+
 from . import test_repl
 from .conftest import ACYTOO, CLI
 from .test_repl import PROMPT, TIMEOUT, Spawn, command
@@ -36,10 +38,13 @@ def test_commands_without_arguments_show_and_dash_clears(cli: CLI, spawn: Spawn)
     assert not cli.db_path.exists() or cli.rows("SELECT count(*) FROM messages") == [(0,)]
 
 
-def test_session_with_output_to_a_file_starts_each_prompt_on_its_own_line(cli: CLI) -> None:
+def test_session_with_output_to_a_file_starts_each_prompt_on_its_own_line(
+    cli: CLI, threaded_acytoo_server: AcytooTestServer
+) -> None:
     # Typed on a terminal, read from a file: plain text, no Markdown rendering.
+    threaded_acytoo_server.reply(Reply(chunks=[b"a **bold** answer", b" without a newline"]))
     out = cli.home / "out.txt"
-    acytoo = shlex.join([*ACYTOO, "chat", "--provider", "local"])
+    acytoo = shlex.join([*ACYTOO, "chat", "--url", threaded_acytoo_server.url])
     child = pexpect.spawn(
         "/bin/sh",
         ["-c", f"{acytoo} > {shlex.quote(str(out))}"],
@@ -51,7 +56,7 @@ def test_session_with_output_to_a_file_starts_each_prompt_on_its_own_line(cli: C
         child.send("hello\r")
         # Bounded wait for the answer to reach the file (the screen shows nothing).
         deadline = time.monotonic() + TIMEOUT
-        while "config.toml`" not in out.read_text() and time.monotonic() < deadline:
+        while "without a newline" not in out.read_text() and time.monotonic() < deadline:
             time.sleep(0.05)
         child.sendcontrol("d")
         child.expect(pexpect.EOF)
@@ -59,8 +64,8 @@ def test_session_with_output_to_a_file_starts_each_prompt_on_its_own_line(cli: C
         child.close(force=True)
     assert child.exitstatus == 0
     text = out.read_text()
-    assert "offline assistant" in text
-    assert "`ACYTOO_URL`" in text  # the Markdown as written, not rendered
-    answer_end = text.index("config.toml`") + len("config.toml`")
-    assert text[answer_end] == "\n"
-    assert text[answer_end + 1 :].lstrip("\n").startswith(">")
+    answer = "a **bold** answer without a newline"
+    assert answer in text  # the Markdown as written, not rendered
+    after = text[text.index(answer) + len(answer) :]
+    assert after.startswith("\n")  # added by the session, not by the service
+    assert after.lstrip("\n").startswith(">")
