@@ -1,4 +1,4 @@
-"""The interactive session on edges: every form of each /command, blank lines, output to a file."""
+"""The interactive session on edges: every form of each /command, and blank lines."""
 
 from __future__ import annotations
 
