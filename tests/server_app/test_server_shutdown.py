@@ -16,6 +16,7 @@ import pytest
 
 from acytoo import Acytoo, IncompleteResponseError
 from servers.openai_upstream import OpenAIUpstream, SSEReply, text_events
+from servers.ports import refuses_connections
 
 USER = [{"role": "user", "content": "Hello"}]
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -78,20 +79,6 @@ async def server_process() -> AsyncIterator[list[ServerProcess]]:
         if server.process.returncode is None:
             server.process.kill()
             await server.process.wait()
-
-
-async def refuses_connections(url: str, attempts: int = 200) -> bool:
-    """Whether the port stops accepting, polled a bounded number of times."""
-    host, port = url.removeprefix("http://").rsplit(":", 1)
-    for _ in range(attempts):
-        try:
-            _, writer = await asyncio.open_connection(host, int(port))
-        except OSError:
-            return True
-        writer.close()
-        await writer.wait_closed()
-        await asyncio.sleep(0.05)
-    return False
 
 
 async def test_sigterm_lets_the_stream_in_flight_finish(

@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from acytoo import Acytoo, IncompleteResponseError
 from servers.openai_upstream import OpenAIUpstream, SSEReply, text_events
+from servers.ports import refuses_connections
 
 USER = [{"role": "user", "content": "Hello"}]
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX fork and signals")
@@ -169,19 +170,6 @@ async def test_a_crashed_worker_is_restarted(supervised) -> None:
                 assert response.status == 200
     server.process.send_signal(signal.SIGTERM)
     assert await server.wait() == 0
-
-
-async def refuses_connections(url: str, attempts: int = 200) -> bool:
-    host, port = url.removeprefix("http://").rsplit(":", 1)
-    for _ in range(attempts):
-        try:
-            _, writer = await asyncio.open_connection(host, int(port))
-        except OSError:
-            return True
-        writer.close()
-        await writer.wait_closed()
-        await asyncio.sleep(0.05)
-    return False
 
 
 async def held_answer(upstream: OpenAIUpstream, server: Supervised) -> AsyncIterator[str]:
