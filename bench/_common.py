@@ -1,8 +1,8 @@
 """Helpers the benchmark scripts share.
 
 The machine description, a nearest-rank percentile, readings of
-``/proc/<pid>/status``, a free port, an aiohttp site on 127.0.0.1 and
-Markdown table lines. The scripts run as ``python bench/<name>.py``, so
+``/proc/<pid>/status``, a free port, an aiohttp site on 127.0.0.1, a real
+``python -m acytoo.server`` process and Markdown table lines. The scripts run as ``python bench/<name>.py``, so
 their directory is on ``sys.path`` and they import this as ``_common``.
 
 aiohttp is imported only inside :func:`start_site`: bench/local.py measures
@@ -11,9 +11,12 @@ the offline path, which must not load it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
+import re
 import socket
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -26,6 +29,7 @@ __all__ = [
     "machine_line",
     "percentile",
     "proc_status_kib",
+    "start_server_process",
     "start_site",
     "table_head",
     "table_row",
@@ -91,6 +95,46 @@ async def start_site(app: web.Application, backlog: int = 128) -> tuple[web.AppR
     server = site._server
     assert isinstance(server, asyncio.Server)
     return runner, int(server.sockets[0].getsockname()[1])
+
+
+async def start_server_process(
+    *options: str,
+    prefix: Sequence[str] = (),
+    python_options: Sequence[str] = (),
+    log_level: str = "warning",
+    wait: float = 60,
+) -> tuple[asyncio.subprocess.Process, str]:
+    """``python -m acytoo.server`` on a free port with ``options``; its URL once it listens.
+
+    ``prefix`` runs it under another program (valgrind), ``python_options``
+    go to the interpreter (``-m cProfile ...``); ``wait`` bounds each line of
+    its start-up output.
+    """
+    process = await asyncio.create_subprocess_exec(
+        *prefix,
+        sys.executable,
+        *python_options,
+        "-m",
+        "acytoo.server",
+        "--port",
+        "0",
+        "--log-level",
+        log_level,
+        "--no-access-log",
+        "--grace-period",
+        "1",
+        *options,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    for _ in range(100):
+        line = await asyncio.wait_for(process.stderr.readline(), wait)
+        match = re.search(rb"listening on (http://\S+)", line)
+        if match:
+            return process, match[1].decode()
+        if not line:
+            break
+    raise SystemExit(f"the server did not start: {options}")
 
 
 def table_head(*columns: str, numeric: bool = False) -> str:

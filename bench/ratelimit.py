@@ -23,17 +23,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import tracemalloc
 
 import aiohttp
 
-from _common import free_port, machine_line, percentile
+from _common import free_port, machine_line, percentile, start_server_process
 from acytoo.server.ratelimit import RateLimit, RateLimiter
 from acytoo.server.redis_state import RedisState
 
@@ -132,29 +130,7 @@ async def redis_decisions(url: str, count: int) -> list[float]:
 
 
 async def start_server(*args: str) -> tuple[asyncio.subprocess.Process, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "acytoo.server",
-        "--port",
-        "0",
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--grace-period",
-        "1",
-        *args,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stderr is not None
-    for _ in range(100):
-        line = await asyncio.wait_for(process.stderr.readline(), 60)
-        match = re.search(rb"listening on (http://\S+)", line)
-        if match:
-            return process, match[1].decode()
-        if not line:
-            break
-    raise SystemExit(f"the server did not start: {args}")
+    return await start_server_process(*args)
 
 
 async def sequential(http: aiohttp.ClientSession, url: str, count: int) -> list[float]:

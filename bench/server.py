@@ -32,7 +32,6 @@ import multiprocessing
 import os
 import platform
 import re
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from typing import Any, ClassVar
 
 import aiohttp
 
-from _common import machine_line, proc_status_kib
+from _common import machine_line, proc_status_kib, start_server_process
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 SMALL_ANSWER = ["Hello", " from", " the", " stub", "!"]
@@ -478,35 +477,16 @@ async def start_server(
 ) -> tuple[asyncio.subprocess.Process, str]:
     profiler = ("-m", "cProfile", "-o", profile) if profile else ()
     counter = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
-    process = await asyncio.create_subprocess_exec(
-        *(counter if valgrind else ()),
-        sys.executable,
-        *profiler,
-        "-m",
-        "acytoo.server",
-        "--port",
-        "0",
+    return await start_server_process(
         "--backend",
         "openai",
         "--upstream-url",
         f"{stub_url}/v1",
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--grace-period",
-        "1",
         *extra,
-        stderr=asyncio.subprocess.PIPE,
+        prefix=counter if valgrind else (),
+        python_options=profiler,
+        wait=600 if valgrind else 60,
     )
-    assert process.stderr is not None
-    for _ in range(100):
-        line = await asyncio.wait_for(process.stderr.readline(), 600 if valgrind else 60)
-        match = re.search(rb"listening on (http://\S+)", line)
-        if match:
-            return process, match[1].decode()
-        if not line:
-            break
-    raise SystemExit("the server did not start")
 
 
 async def profile(args: Any, stub: str) -> None:

@@ -29,16 +29,21 @@ import argparse
 import asyncio
 import multiprocessing
 import platform
-import re
 import resource
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
-from _common import machine_line, percentile, proc_status_kib, table_head, table_row
+from _common import (
+    machine_line,
+    percentile,
+    proc_status_kib,
+    start_server_process,
+    table_head,
+    table_row,
+)
 
 BODY = {"messages": [{"role": "user", "content": "How do I start the server?"}]}
 HEAD = b"POST /api/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
@@ -166,29 +171,8 @@ async def requests(port: int, count: int, *, new_connections: bool) -> tuple[lis
 
 
 async def start_server(*options: str) -> tuple[asyncio.subprocess.Process, int]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "acytoo.server",
-        "--port",
-        "0",
-        "--log-level",
-        "error",
-        "--no-access-log",
-        "--grace-period",
-        "1",
-        *options,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stderr is not None
-    for _ in range(100):
-        line = await asyncio.wait_for(process.stderr.readline(), 60)
-        match = re.search(rb"listening on http://\S+:(\d+)", line)
-        if match:
-            return process, int(match[1])
-        if not line:
-            break
-    raise SystemExit("the server did not start")
+    process, url = await start_server_process(*options, log_level="error")
+    return process, int(url.rsplit(":", 1)[1])
 
 
 def ms(seconds: float) -> str:
