@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import weakref
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
     "RequestTrace",
     "aclose_sessions",
+    "close_at_shutdown",
     "connection_limit",
     "current_trace",
     "pooled_session",
@@ -151,10 +152,17 @@ async def pooled_session(proxy: URL | None) -> aiohttp.ClientSession:
         cookie_jar=aiohttp.DummyCookieJar(),
     )
     per_loop[key] = session
-    guard = _close_at_shutdown(session)
+    await close_at_shutdown(loop, session.close)
+    return session
+
+
+async def close_at_shutdown(
+    loop: asyncio.AbstractEventLoop, close: Callable[[], Awaitable[None] | None]
+) -> None:
+    """Call ``close`` when ``loop`` shuts down (or at :func:`aclose_sessions`)."""
+    guard = _close_at_shutdown(close)
     await anext(guard)
     _guards.setdefault(loop, []).append(guard)
-    return session
 
 
 def set_max_connections(limit: int) -> int:
@@ -177,11 +185,15 @@ def connection_limit() -> int:
     return _connection_limit
 
 
-async def _close_at_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+async def _close_at_shutdown(
+    close: Callable[[], Awaitable[None] | None],
+) -> AsyncGenerator[None, None]:
     try:
         yield
     finally:
-        await session.close()
+        result = close()
+        if result is not None:
+            await result
 
 
 async def aclose_sessions() -> None:
@@ -191,5 +203,8 @@ async def aclose_sessions() -> None:
     guards = _guards.pop(loop, [])
     for session in sessions.values():
         await session.close()
+    from ._lean import close_lean_pool  # it imports this module
+
+    close_lean_pool()
     for guard in guards:
         await guard.aclose()

@@ -19,6 +19,7 @@ from .. import errors
 from .._urls import redact_url
 from ._context import with_extra_headers
 from ._decoders import TextDecoder
+from ._lean import LeanResponse, lean_pool
 from ._options import RetryPolicy, Timeout, is_retryable_status, should_retry_header
 from ._pool import RequestTrace, connection_limit, current_trace, pooled_session
 from ._proxy import HTTP_PROXY_SCHEMES, SOCKS_PROXY_SCHEMES, resolve_proxy
@@ -53,6 +54,10 @@ _TRANSLATED_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, *_SOCKS_ERRORS,
 _STALE_CONNECTION_ERRORS = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 _MAX_STALE_RETRIES = 8
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_LEAN_SCHEMES = frozenset({"http", "https"})
+# An answer from either client: aiohttp's, or the lean one's, which has the same
+# attributes the transport reads.
+Response = aiohttp.ClientResponse | LeanResponse
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ class HTTPRequest:
 class ResponseStream:
     """A successful response whose first chunk has already arrived."""
 
-    def __init__(self, response: aiohttp.ClientResponse, first_chunk: bytes) -> None:
+    def __init__(self, response: Response, first_chunk: bytes) -> None:
         self._response = response
         self._first_chunk = first_chunk
 
@@ -184,7 +189,7 @@ class _OpenStream(AbstractAsyncContextManager[ResponseStream]):
     def __init__(self, request: HTTPRequest, options: TransportOptions) -> None:
         self._request = request
         self._options = options
-        self._response: aiohttp.ClientResponse | None = None
+        self._response: Response | None = None
 
     async def __aenter__(self) -> ResponseStream:
         self._response, first_chunk = await _send(self._request, self._options)
@@ -202,9 +207,7 @@ class _OpenStream(AbstractAsyncContextManager[ResponseStream]):
             response.close()
 
 
-async def _send(
-    request: HTTPRequest, options: TransportOptions
-) -> tuple[aiohttp.ClientResponse, bytes]:
+async def _send(request: HTTPRequest, options: TransportOptions) -> tuple[Response, bytes]:
     """The 2xx response and its first chunk, retrying failures before it."""
     proxy = resolve_proxy(request.url, options.proxy)
     if options.session is not None and proxy is not None and proxy.scheme in SOCKS_PROXY_SCHEMES:
@@ -226,29 +229,51 @@ async def _send(
         )
     _check_header_values(headers)
     data = None if request.body is None else _encode_body(request.body)
-    session = options.session or await pooled_session(proxy)
+    # Direct connections go through the lean HTTP/1.1 client (_lean.py); a
+    # proxy, a caller's session or credentials in the URL through aiohttp's.
+    lean = (
+        await lean_pool()
+        if options.session is None
+        and proxy is None
+        and not has_userinfo
+        and request.url.scheme in _LEAN_SCHEMES
+        else None
+    )
+    session = None if lean is not None else options.session or await pooled_session(proxy)
     http_proxy = proxy if proxy is not None and proxy.scheme in HTTP_PROXY_SCHEMES else None
     timeout = _client_timeout(options.timeout)
     attempt = stale_retries = 0
     while True:
-        response: aiohttp.ClientResponse | None = None
+        response: Response | None = None
         trace = RequestTrace()
-        token = current_trace.set(trace)
         try:
-            try:
-                response = await session.request(
+            if lean is not None:
+                response = await lean.request(
                     request.method,
                     request.url,
-                    data=data,
-                    headers=with_extra_headers(headers),
-                    proxy=http_proxy,
-                    timeout=timeout,
-                    # A redirect would replay the body (keys, passwords) to wherever
-                    # the Location points; the caller decides instead.
-                    allow_redirects=False,
+                    with_extra_headers(headers),
+                    data,
+                    connect_timeout=options.timeout.connect,
+                    read_timeout=options.timeout.read,
+                    trace=trace,
                 )
-            finally:
-                current_trace.reset(token)
+            else:
+                assert session is not None
+                token = current_trace.set(trace)
+                try:
+                    response = await session.request(
+                        request.method,
+                        request.url,
+                        data=data,
+                        headers=with_extra_headers(headers),
+                        proxy=http_proxy,
+                        timeout=timeout,
+                        # A redirect would replay the body (keys, passwords) to wherever
+                        # the Location points; the caller decides instead.
+                        allow_redirects=False,
+                    )
+                finally:
+                    current_trace.reset(token)
             if response.status == 407 and http_proxy is not None:
                 # A plain-http request through an HTTP proxy gets the proxy's
                 # refusal as an ordinary response; it is the proxy's error,
@@ -408,7 +433,7 @@ def translate_error(
     return errors.TransportError(f"request to {url} failed: {exc}", url=url)
 
 
-async def status_error(response: aiohttp.ClientResponse) -> errors.APIStatusError:
+async def status_error(response: Response) -> errors.APIStatusError:
     """The error for a non-2xx ``response``, carrying its status and body excerpt."""
     try:
         raw = await _read_prefix(response, _ERROR_BODY_LIMIT)
@@ -433,7 +458,7 @@ async def status_error(response: aiohttp.ClientResponse) -> errors.APIStatusErro
     )
 
 
-def redirect_error(response: aiohttp.ClientResponse) -> errors.APIStatusError:
+def redirect_error(response: Response) -> errors.APIStatusError:
     """The error for a 3xx answer: redirects are not followed, the target is named."""
     url = redact_url(response.url)
     location = response.headers.get("Location")
@@ -460,7 +485,7 @@ def redirect_error(response: aiohttp.ClientResponse) -> errors.APIStatusError:
     )
 
 
-def _public_request_info(response: aiohttp.ClientResponse) -> aiohttp.RequestInfo:
+def _public_request_info(response: Response) -> aiohttp.RequestInfo:
     # aiohttp's request_info holds the sent headers (Authorization) and the URL
     # with its credentials; an error's repr() would show both.
     public = response.url.with_user(None)
@@ -488,7 +513,7 @@ def error_detail(body: str) -> str | None:
     return None
 
 
-async def _read_prefix(response: aiohttp.ClientResponse, limit: int) -> bytes:
+async def _read_prefix(response: Response, limit: int) -> bytes:
     parts: list[bytes] = []
     size = 0
     while size < limit:
