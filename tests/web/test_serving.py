@@ -163,7 +163,7 @@ async def test_render_endpoint(start: Start, http: aiohttp.ClientSession) -> Non
     status, body = await render(http, server.url, {"text": "# Hi\n\nsome\n", "partial": True})
     assert (status, body["final_lines"], body["tail_html"]) == (200, 2, "<p>some</p>\n")
     async with http.post(server.url + "/api/render", json={"text": "x"}) as response:
-        assert re.fullmatch(r"render;dur=\d+\.\d+", response.headers["Server-Timing"])
+        assert re.fullmatch(r'render;desc="CPU";dur=\d+\.\d+', response.headers["Server-Timing"])
 
 
 async def test_a_large_text_renders_off_the_event_loop(

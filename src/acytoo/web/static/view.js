@@ -13,7 +13,7 @@ import { render } from "./api.js";
 const MIN_GROWTH = 64; // characters before a tail is worth rendering again
 const GROWTH = 0.5; // ...and at least half the tail's rendered length
 const IDLE_MS = 200; // a pause in the stream renders what is there
-const MIN_INTERVAL_MS = 50; // at most ~20 render requests a second per answer
+const MIN_INTERVAL_MS = 100; // at most ~10 render requests a second per answer
 const BLOCKS = new Set(["P", "LI", "UL", "OL", "BLOCKQUOTE", "DIV", "PRE", "CODE", "TD", "TH", "TABLE", "TBODY", "TR", "H1", "H2", "H3", "H4", "H5", "H6"]);
 const NEWLINE = /\r\n?|\n/g;
 
