@@ -6,5 +6,6 @@ pytest_plugins = [
     "servers.openai_upstream",
     "servers.ports",
     "servers.proxies",
+    "servers.raw_http",
     "servers.redis_server",
 ]

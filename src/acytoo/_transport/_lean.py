@@ -3,11 +3,13 @@
 aiohttp's client builds a request object, a writer, a payload, a response
 object with its stream reader, and a dozen awaits per request; for the
 server's ``/v1`` relay that was the largest single share of the CPU a relayed
-request costs (docs/benchmarks.md). A relay needs much less: one write of the
-request bytes, the status line and headers, and the body bytes as they come
-(``Content-Length``, chunked or close-delimited). This module does only that,
-for direct ``http``/``https`` connections; requests through a proxy or a
-caller's session keep going through aiohttp (``_stream._send`` decides).
+request cost (docs/benchmarks.md). Sending a JSON POST and streaming its
+answer needs much less: one write of the request bytes, the status line and
+headers, and the body bytes as they come (``Content-Length``, chunked or
+until the close). This module does only that, for every direct ``http`` and
+``https`` request of the transport; requests through a proxy, with a
+caller's session or with credentials in the URL keep going through aiohttp
+(``_stream._send`` decides).
 
 Failures are raised as the exceptions aiohttp would raise (or acytoo's own,
 which subclass them), so the transport's retry rules and error mapping
@@ -280,7 +282,8 @@ def _request_bytes(method: str, url: URL, headers: Mapping[str, str], body: byte
         names.add(name.lower())
         lines.append(f"{name}: {value}")
     if "accept-encoding" not in names:
-        # The relay hands the bytes on as they are: ask for them uncompressed.
+        # Uncompressed: the server's relay hands the bytes on as they are, and
+        # event streams are rarely compressed anyway.
         lines.append("Accept-Encoding: identity")
     if "user-agent" not in names:
         lines.append("User-Agent: acytoo")

@@ -166,7 +166,10 @@ async def close_at_shutdown(
 
 
 def set_max_connections(limit: int) -> int:
-    """Most connections per pooled session created from now on (0: no limit); returns the old one.
+    """Most connections per pool (0: no limit); returns the old one.
+
+    The lean pool of direct connections applies it at once; aiohttp sessions
+    (proxied requests) created from now on.
 
     The default, :data:`DEFAULT_MAX_CONNECTIONS` (1,000), is the openai SDK's.
     A request beyond the limit waits for a free connection, within its
