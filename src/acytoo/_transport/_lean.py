@@ -25,6 +25,7 @@ import time
 import weakref
 import zlib
 from collections.abc import Mapping
+from typing import cast
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -77,8 +78,8 @@ class _Connection(asyncio.Protocol):
         self.idle_since = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport (uvloop's are not subclasses of asyncio.Transport).
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data

@@ -28,7 +28,7 @@ import json
 import logging
 import socket
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -163,7 +163,8 @@ class _Connection(asyncio.Protocol):
     # -- the asyncio protocol, passed on to aiohttp's
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # A stream transport (uvloop's are not subclasses of asyncio.Transport).
+        transport = cast(asyncio.Transport, transport)
         guard = self._guard
         if not guard._admit():
             transport.write(_REFUSAL)
