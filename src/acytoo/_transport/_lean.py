@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import ssl
 import time
 import weakref
@@ -44,7 +45,8 @@ _HIGH_WATER = 256 * 1024
 # An idle keep-alive connection older than this is closed rather than reused,
 # as aiohttp's connector does (servers drop idle connections after a while).
 _KEEPALIVE_SECONDS = 15.0
-_HEX_DIGITS = b"0123456789abcdefABCDEF"
+# A chunk size line: hex digits, then maybe extensions (";name=value"), ignored.
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?")
 _NO_BODY_STATUSES = frozenset({204, 304})
 
 _BodyKind = int
@@ -62,6 +64,7 @@ class _Connection(asyncio.Protocol):
         "idle_since",
         "key",
         "paused",
+        "start",
         "transport",
         "waiter",
     )
@@ -69,7 +72,13 @@ class _Connection(asyncio.Protocol):
     def __init__(self, key: tuple[str, str, int]) -> None:
         self.key = key
         self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
+        # The bytes received and not yet read are buffer[start:]. Bytes, not a
+        # bytearray: a read that arrives when all was consumed becomes the
+        # buffer as it is, without a copy, and a bytearray that empties and
+        # fills again is reallocated each time (thousands of page faults on a
+        # 20 MiB answer).
+        self.buffer = b""
+        self.start = 0
         self.eof = False
         self.closed = False
         self.error: BaseException | None = None
@@ -82,7 +91,10 @@ class _Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
-        self.buffer += data
+        if self.start >= len(self.buffer):
+            self.buffer, self.start = data, 0
+        else:
+            self.buffer, self.start = self.buffer[self.start :] + data, 0
         if len(self.buffer) > _HIGH_WATER and not self.paused and self.transport is not None:
             self.paused = True
             self.transport.pause_reading()
@@ -103,9 +115,16 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    @property
+    def unread(self) -> int:
+        return len(self.buffer) - self.start
+
     def consumed(self) -> None:
         """The reader took bytes from the buffer: read from the socket again if paused."""
-        if self.paused and len(self.buffer) <= _HIGH_WATER // 4 and self.transport is not None:
+        unread = len(self.buffer) - self.start
+        if not unread:
+            self.buffer, self.start = b"", 0  # an idle connection keeps no old read
+        if self.paused and unread <= _HIGH_WATER // 4 and self.transport is not None:
             self.paused = False
             self.transport.resume_reading()
 
@@ -198,7 +217,7 @@ class LeanPool:
         while idle:
             connection = idle.pop()  # the most recent: least likely to have been dropped
             stale = now - connection.idle_since > _KEEPALIVE_SECONDS
-            if not (stale or connection.closed or connection.eof or connection.buffer):
+            if not (stale or connection.closed or connection.eof or connection.unread):
                 return connection
             self.discard(connection)
         return None
@@ -245,7 +264,7 @@ class LeanPool:
 
     def release(self, connection: _Connection) -> None:
         """A connection whose answer was read whole, ready for the next request."""
-        if self.closed or connection.closed or connection.eof or connection.buffer:
+        if self.closed or connection.closed or connection.eof or connection.unread:
             self.discard(connection)
             return
         connection.idle_since = time.monotonic()
@@ -302,24 +321,24 @@ async def _read_head(
     read_timeout: float | None,
     reused: bool,
 ) -> LeanResponse:
-    buffer = connection.buffer
     while True:
-        end = buffer.find(b"\r\n\r\n")
+        buffer, start = connection.buffer, connection.start
+        end = buffer.find(b"\r\n\r\n", start)
         if end >= 0:
-            head = bytes(buffer[:end])
-            del buffer[: end + 4]
+            head = buffer[start:end]
+            connection.start = end + 4
             response = _parse_head(head, connection, pool, method, url, read_timeout)
             if 100 <= response.status < 200:
                 continue  # "100 Continue" and other interim answers: the real one follows
             return response
-        if len(buffer) > _MAX_HEAD:
+        if len(buffer) - start > _MAX_HEAD:
             raise errors.IncompleteResponseError(
                 f"the response from {redact_url(url)} was malformed: its head is larger "
                 f"than {_MAX_HEAD} bytes",
                 url=redact_url(url),
             )
         if connection.eof:
-            if connection.error is not None and not buffer and not reused:
+            if connection.error is not None and not connection.unread and not reused:
                 raise aiohttp.ClientOSError(str(connection.error)) from connection.error
             # On a reused connection with nothing received, the server closed it
             # while it sat idle: the transport sends the request again.
@@ -469,7 +488,7 @@ class LeanResponse:
             connection = self._connection
             if connection is None:
                 raise aiohttp.ClientConnectionError("Connection closed")
-            data = self._take(connection.buffer, limit)
+            data = self._take(connection, limit)
             connection.consumed()
             if self._decompress is not None and data:
                 data = self._decompress.decompress(data)
@@ -487,59 +506,86 @@ class LeanResponse:
                 raise aiohttp.ClientPayloadError("Response payload is not completed")
             await connection.wait(self._read_timeout)
 
-    def _take(self, buffer: bytearray, limit: int) -> bytes:
+    def _take(self, connection: _Connection, limit: int) -> bytes:
         if self._kind == _CHUNKED:
-            return self._take_chunks(buffer, limit)
-        size = min(len(buffer), limit)
+            return self._take_chunks(connection, limit)
+        buffer, start = connection.buffer, connection.start
+        size = min(len(buffer) - start, limit)
         if self._kind == _LENGTH:
             size = min(size, self._left)
             self._left -= size
             self._done = self._left == 0
-        data = bytes(buffer[:size])
-        del buffer[:size]
-        return data
+        connection.start = start + size
+        if start == 0 and size == len(buffer):
+            return buffer  # the whole read, as it came: no copy
+        return buffer[start : start + size]
 
-    def _take_chunks(self, buffer: bytearray, limit: int) -> bytes:
-        parts: list[bytes] = []
-        size = 0
+    def _take_chunks(self, connection: _Connection, limit: int) -> bytes:
+        """The payload of the complete chunks buffered (up to ``limit`` bytes).
+
+        This runs once per read, not per chunk: offsets into the buffer and one
+        copy of the payload at the end. A stream of
+        small chunks (1 KiB SSE events) costs little more than a plain body.
+        """
+        buffer, position = connection.buffer, connection.start
+        available, size = len(buffer), 0
+        spans: list[tuple[int, int]] = []
+        append, find = spans.append, buffer.find
+        left = self._chunk_left
         while size < limit:
-            if self._chunk_left == 0:
+            if left == 0:
                 if self._need_crlf:
-                    if len(buffer) < 2:
+                    if available - position < 2:
                         break
-                    if buffer[:2] != b"\r\n":
+                    if buffer[position] != 13 or buffer[position + 1] != 10:
                         raise aiohttp.ClientPayloadError("chunk not followed by CRLF")
-                    del buffer[:2]
+                    position += 2
                     self._need_crlf = False
-                end = buffer.find(b"\r\n")
+                end = find(b"\r\n", position)
                 if end < 0:
-                    if len(buffer) > 4096:
+                    if available - position > 4096:
                         raise aiohttp.ClientPayloadError("chunk size line too long")
                     break
-                digits = bytes(buffer[:end]).partition(b";")[0].strip()
-                if not digits or digits.strip(_HEX_DIGITS):
+                match = _CHUNK_SIZE.fullmatch(buffer, position, end)
+                if match is None:
                     raise aiohttp.ClientPayloadError("bad chunk size")
-                chunk = int(digits, 16)
-                if chunk == 0:
+                left = int(match[1], 16)
+                if left == 0:
                     # The last chunk: the trailers end at an empty line.
-                    trailers_end = buffer.find(b"\r\n\r\n", end)
+                    trailers_end = find(b"\r\n\r\n", end)
                     if trailers_end < 0:
                         break
-                    del buffer[: trailers_end + 4]
+                    position = trailers_end + 4
                     self._done = True
                     break
-                del buffer[: end + 2]
-                self._chunk_left = chunk
-            take = min(self._chunk_left, len(buffer), limit - size)
+                position = end + 2
+                stop = position + left
+                if stop + 2 <= available and size + left <= limit:
+                    # The usual case: the whole chunk and its CRLF are here.
+                    if buffer[stop] != 13 or buffer[stop + 1] != 10:
+                        raise aiohttp.ClientPayloadError("chunk not followed by CRLF")
+                    append((position, stop))
+                    size += left
+                    position = stop + 2
+                    left = 0
+                    continue
+            take = min(left, available - position, limit - size)
             if take == 0:
                 break
-            parts.append(bytes(buffer[:take]))
-            del buffer[:take]
-            self._chunk_left -= take
+            append((position, position + take))
+            position += take
+            left -= take
             size += take
-            if self._chunk_left == 0:
+            if left == 0:
                 self._need_crlf = True
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        self._chunk_left = left
+        if len(spans) == 1:
+            data = buffer[spans[0][0] : spans[0][1]]
+        else:
+            with memoryview(buffer) as view:
+                data = b"".join([view[start:stop] for start, stop in spans])
+        connection.start = position
+        return data
 
     def _finish(self) -> None:
         connection, self._connection = self._connection, None
