@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,6 +19,15 @@ TRANSPORT_OPTION_NAMES = frozenset({"timeout", "max_retries", "retry_policy", "s
 
 def transport_options(proxy: str | None, options: dict[str, Any]) -> TransportOptions:
     """Build :class:`TransportOptions` from a call's keyword arguments."""
+    if "retry_policy" not in options and "session" not in options:
+        # The usual call (a server relaying request after request) repeats
+        # the same few settings: build them once.
+        try:
+            return _plain_options(
+                proxy, options.get("timeout"), options.get("max_retries", DEFAULT_MAX_RETRIES)
+            )
+        except TypeError:
+            pass  # unhashable (so invalid) values: the checks below say what is wrong
     retry = options.get("retry_policy")
     if retry is None:
         retry = RetryPolicy(max_retries=options.get("max_retries", DEFAULT_MAX_RETRIES))
@@ -35,6 +45,15 @@ def transport_options(proxy: str | None, options: dict[str, Any]) -> TransportOp
         timeout=Timeout.coerce(options.get("timeout")),
         retry=retry,
         session=options.get("session"),
+    )
+
+
+@functools.lru_cache(maxsize=64, typed=True)
+def _plain_options(proxy: str | None, timeout: object, max_retries: object) -> TransportOptions:
+    return TransportOptions(
+        proxy=proxy,
+        timeout=Timeout.coerce(timeout),
+        retry=RetryPolicy(max_retries=max_retries),  # type: ignore[arg-type]
     )
 
 

@@ -67,6 +67,9 @@ def add_operation_routes(app: web.Application, service: Service, metrics: Metric
 def operations_middleware(metrics: Metrics) -> Middleware:
     """The outermost middleware: the request id, its context, and the request metrics."""
     failure_hook = metrics.count_upstream_failure
+    # The labelled series of each (endpoint, status) seen, looked up once: a
+    # labels() call takes a lock and a few dictionary lookups every time.
+    children: dict[tuple[str, int], _Children] = {}
 
     @web.middleware
     async def operations(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -95,17 +98,36 @@ def operations_middleware(metrics: Metrics) -> Middleware:
         finally:
             if completion:
                 metrics.in_flight.dec()
-            metrics.requests.labels(endpoint, str(status)).inc()
+            counted = children.get((endpoint, status))
+            if counted is None:
+                counted = children[endpoint, status] = _Children(metrics, endpoint, status)
+            counted.requests.inc()
             duration = loop.time() - started
-            metrics.duration.labels(endpoint).observe(duration)
+            counted.duration.observe(duration)
             if completion and status == 200:
                 # A whole (non-streamed) answer is sent after this: its first byte is now.
                 first = request.get(FIRST_CHUNK)
-                metrics.first_chunk.labels(endpoint).observe(first or duration)
+                assert counted.first_chunk is not None
+                counted.first_chunk.observe(first or duration)
             if completion and response is not None and response.body_length:
-                metrics.relayed_bytes.labels(endpoint).inc(response.body_length)
+                assert counted.relayed_bytes is not None
+                counted.relayed_bytes.inc(response.body_length)
 
     return operations
+
+
+class _Children:
+    """The series one (endpoint, status) pair of a request updates."""
+
+    __slots__ = ("duration", "first_chunk", "relayed_bytes", "requests")
+
+    def __init__(self, metrics: Metrics, endpoint: str, status: int) -> None:
+        self.requests = metrics.requests.labels(endpoint, str(status))
+        self.duration = metrics.duration.labels(endpoint)
+        # Only the completion endpoints have these series (labels() creates one).
+        completion = endpoint in _COMPLETIONS
+        self.first_chunk = metrics.first_chunk.labels(endpoint) if completion else None
+        self.relayed_bytes = metrics.relayed_bytes.labels(endpoint) if completion else None
 
 
 async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
