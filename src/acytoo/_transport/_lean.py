@@ -205,6 +205,10 @@ class LeanPool:
                 self._waiters.append(waiter)
                 try:
                     await waiter
+                except BaseException:
+                    if waiter.done() and not waiter.cancelled():
+                        self._wake_one()  # woken, then cancelled: the free slot goes on
+                    raise
                 finally:
                     if waiter in self._waiters:
                         self._waiters.remove(waiter)
