@@ -15,7 +15,6 @@ import signal
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeoutError
 from typing import Any, Generic, TypeVar
 
 __all__ = ["iterate_in_background", "run_in_background"]
@@ -144,12 +143,17 @@ def _wait(future: Future[T]) -> T:
     A signal that lands just before the thread goes to sleep on the lock
     is only acted on when the thread next runs Python code; an untimed wait
     could then sleep through Ctrl-C for as long as the server stays silent.
+    The wait is on a bare lock, not on the future's condition variable: on
+    Python 3.10 a KeyboardInterrupt raised inside ``Condition.wait`` can leave
+    it half-released ("cannot release un-acquired lock"), while a bare lock's
+    timed acquire is either taken or not.
     """
-    while True:
-        try:
-            return future.result(timeout=_SIGNAL_CHECK_INTERVAL)
-        except FutureTimeoutError:
-            continue
+    finished = threading.Lock()
+    finished.acquire()
+    future.add_done_callback(lambda _: finished.release())
+    while not finished.acquire(timeout=_SIGNAL_CHECK_INTERVAL):
+        pass
+    return future.result()
 
 
 def iterate_in_background(iterator: AsyncIterator[T]) -> Iterator[T]:
