@@ -176,7 +176,9 @@ async def test_bad_authorization_headers_are_401(start_server, authorization, pa
 
 async def test_unparsable_requests_log_one_line_without_the_bytes(start_server, caplog) -> None:
     """aiohttp's own 400s (a NUL in a header, a bad chunk size, a body that does not
-    decompress) used to be logged with a traceback quoting the bytes."""
+    decompress) used to be logged with a traceback quoting the bytes, and answered in
+    plain text quoting them back (an Authorization header's key included): now the
+    answer is the server's JSON error, naming nothing it was sent."""
     server = await start_server(Backend(scripted()))
     requests = [
         b"GET /v1/models HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer sk-SECRET\x00\r\n\r\n",
@@ -190,6 +192,10 @@ async def test_unparsable_requests_log_one_line_without_the_bytes(start_server, 
         for request in requests:
             raw = await raw_exchange(server, request)
             assert raw.startswith((b"HTTP/1.0 400", b"HTTP/1.1 400")), raw[:100]
+            head, _, payload = raw.partition(b"\r\n\r\n")
+            assert b"application/json" in head
+            assert json.loads(payload)["error"]["type"] == "invalid_request_error"
+            assert b"SECRET" not in raw
     assert not [record for record in caplog.records if record.exc_info]
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert "SECRET" not in caplog.text

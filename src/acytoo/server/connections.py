@@ -28,11 +28,16 @@ import json
 import logging
 import socket
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 from yarl import URL
+
+from .errors import RequestError, error_response
 
 __all__ = [
     "DEFAULT_BODY_TIMEOUT",
@@ -173,7 +178,7 @@ class _Connection(asyncio.Protocol):
         guard.open += 1
         self._counted = True
         self._transport = transport
-        self._inner = self._make()
+        self._inner = _with_json_errors(self._make())
         self._inner.connection_made(transport)
         self._start_waiting()
 
@@ -248,6 +253,44 @@ class _Connection(asyncio.Protocol):
             self._counted = False
             self._guard.open -= 1
             self._guard._waiting.pop(self, None)
+
+
+class _JSONErrorsHandler(RequestHandler):
+    """aiohttp's protocol, answering a request it cannot parse in JSON.
+
+    aiohttp's own answer is plain text that quotes the bytes it rejected,
+    and those may be an ``Authorization`` header: a key or password would be
+    sent back, past any proxy that logs responses. This one names the
+    problem only, in the shape of every other error of the server.
+    """
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        # aiohttp's checks and logging (through ProtocolLogger), then our body.
+        super().handle_error(request, status, exc, message)
+        text = (
+            "internal server error"
+            if status >= 500
+            else f"malformed HTTP request ({HTTPStatus(status).phrase})"
+        )
+        response = error_response(RequestError(status, text))
+        response.force_close()
+        return response
+
+
+def _with_json_errors(protocol: asyncio.Protocol) -> asyncio.Protocol:
+    # A class swap (same layout, no new slots) rather than building the
+    # handler ourselves, which would mean reading web.Server's private kwargs.
+    if type(protocol) is RequestHandler:
+        protocol.__class__ = _JSONErrorsHandler
+    return protocol
 
 
 class ProtocolLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
