@@ -413,6 +413,26 @@ async def test_upstream_status_errors_pass_through(relay, openai_upstream: OpenA
             await client.chat.completions.create(model="m", messages=USER, tools=TOOLS)
 
 
+async def test_an_upstream_error_passes_on_without_the_account(
+    relay, openai_upstream: OpenAIUpstream
+) -> None:
+    # OpenAI's 429 names the organisation; others echo keys and credentialed URLs.
+    openai_upstream.reply(
+        error_reply(
+            429,
+            "Rate limit reached for gpt-4o in organization org-R4nd0mOrgId123 on tokens per "
+            "min; key sk-proj-abcDEF123456 via http://admin:hunter2@10.0.0.5/v1",
+        )
+    )
+    async with client_of(relay.url) as client:
+        with pytest.raises(openai.RateLimitError) as caught:
+            await client.chat.completions.create(model="m", messages=USER)
+    message = str(caught.value)
+    assert "Rate limit reached for gpt-4o in organization org-… on tokens per min" in message
+    for secret in ("R4nd0mOrgId123", "abcDEF123456", "admin", "hunter2"):
+        assert secret not in message
+
+
 async def test_embeddings_are_relayed(relay, openai_upstream: OpenAIUpstream) -> None:
     async with client_of(relay.url) as client:
         result = await client.embeddings.create(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 
 from aiohttp import web
@@ -34,6 +35,12 @@ __all__ = [
 JSON_CONTENT_TYPE = "application/json"
 
 logger = logging.getLogger("acytoo.server")
+
+# Keys (sk-..., sk-proj-...), organisations and projects (org-..., proj-...),
+# as OpenAI and the services copying it spell them.
+_ACCOUNT_IDS = re.compile(r"\b(sk|org|proj)-[A-Za-z0-9_\-*.]{8,}")
+_BEARER = re.compile(r"\bBearer\s+\S+", re.IGNORECASE)
+_CREDENTIALED_URL = re.compile(r"\b([a-z][a-z0-9+.\-]*://)[^/\s@]+@", re.IGNORECASE)
 
 _TYPES = {
     400: "invalid_request_error",
@@ -129,7 +136,7 @@ def provider_failure(exc: BaseException, *, client_credentials: bool = False) ->
             # A redirect, say: its target is an address the client need not know.
             return _upstream(502, f"upstream answered HTTP {exc.status}", code=exc.status)
         status = exc.status
-        detail = error_detail(exc.body) or _without_address(exc)
+        detail = _scrubbed(error_detail(exc.body) or _without_address(exc))
         headers = {}
         retry_after = exc.headers.get("Retry-After") if exc.headers else None
         if retry_after is not None:
@@ -178,6 +185,18 @@ def _all_failed(exc: AllProvidersFailedError, client_credentials: bool) -> Reque
         f"{name}: {failure.message}" for name, failure in zip(names, failures, strict=True)
     )
     return _upstream(status, message)
+
+
+def _scrubbed(detail: str) -> str:
+    """An upstream's explanation without what identifies the server's account.
+
+    The explanation is worth passing on ("maximum context length is ..."),
+    but services put the account's details in it: OpenAI's 429 names the
+    organisation (``org-...``), others echo a key or a credentialed URL.
+    """
+    detail = _ACCOUNT_IDS.sub(lambda match: match[1] + "-…", detail)
+    detail = _BEARER.sub("Bearer …", detail)
+    return _CREDENTIALED_URL.sub(r"\1…@", detail)
 
 
 def _without_address(exc: APIStatusError) -> str:
