@@ -293,6 +293,17 @@ async def test_an_idle_connection_past_its_keepalive_is_not_reused(
     assert [r.connection for r in raw_http_server.requests] == [1, 2]
 
 
+async def test_an_idle_connection_is_closed_after_its_keepalive(
+    raw_http_server: RawHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_lean, "_KEEPALIVE_SECONDS", 0.05)
+    assert await fetch(raw_http_server) == b"Hello"
+    # Nothing else happens: the pool's own timer closes the idle socket.
+    await asyncio.wait_for(raw_http_server.closed.wait(), 10)
+    assert await fetch(raw_http_server) == b"Hello"
+    assert [r.connection for r in raw_http_server.requests] == [1, 2]
+
+
 async def test_a_connection_the_server_closed_while_idle_is_not_used(
     raw_http_server: RawHTTPServer,
 ) -> None:

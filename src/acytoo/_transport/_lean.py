@@ -159,6 +159,7 @@ class LeanPool:
         self._open = 0
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._ssl: ssl.SSLContext | None = None
+        self._sweep_timer: asyncio.TimerHandle | None = None
         self.closed = False
 
     async def request(
@@ -273,7 +274,36 @@ class LeanPool:
             return
         connection.idle_since = time.monotonic()
         self._idle.setdefault(connection.key, collections.deque()).append(connection)
+        if self._sweep_timer is None:
+            self._sweep_timer = asyncio.get_running_loop().call_later(
+                _KEEPALIVE_SECONDS, self._sweep
+            )
         self._wake_one()
+
+    def _sweep(self) -> None:
+        """Close the idle connections past their keep-alive time, or closed by the server.
+
+        Runs every ``_KEEPALIVE_SECONDS`` while some are idle, so an idle pool
+        holds no socket for long and dead connections hold no place in the limit.
+        """
+        self._sweep_timer = None
+        now = time.monotonic()
+        for key, idle in list(self._idle.items()):
+            alive: collections.deque[_Connection] = collections.deque()
+            for connection in idle:
+                expired = now - connection.idle_since > _KEEPALIVE_SECONDS
+                if expired or connection.closed or connection.eof or connection.unread:
+                    self.discard(connection)
+                else:
+                    alive.append(connection)
+            if alive:
+                self._idle[key] = alive
+            else:
+                del self._idle[key]
+        if self._idle and not self.closed:
+            self._sweep_timer = asyncio.get_running_loop().call_later(
+                _KEEPALIVE_SECONDS, self._sweep
+            )
 
     def discard(self, connection: _Connection) -> None:
         if connection.transport is None:
@@ -293,6 +323,9 @@ class LeanPool:
     def close(self) -> None:
         """Close every idle connection; those in use close when their answers end."""
         self.closed = True
+        if self._sweep_timer is not None:
+            self._sweep_timer.cancel()
+            self._sweep_timer = None
         for idle in self._idle.values():
             while idle:
                 self.discard(idle.pop())
