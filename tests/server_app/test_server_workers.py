@@ -172,16 +172,12 @@ async def test_a_crashed_worker_is_restarted(supervised) -> None:
     assert await server.wait() == 0
 
 
-async def held_answer(upstream: OpenAIUpstream, server: Supervised) -> AsyncIterator[str]:
-    chunks = Acytoo.configure(url=server.url, max_retries=0).create_async_generator("", USER)
-    assert await asyncio.wait_for(anext(chunks), 30) == "first"
-    return chunks
-
-
-async def test_sigterm_drains_every_worker_and_leaves_no_process(
-    openai_upstream: OpenAIUpstream, supervised
-) -> None:
-    openai_upstream.reply(SSEReply(text_events(["first"]), ending="hold"))
+async def two_workers_answering(
+    upstream: OpenAIUpstream, supervised: list[Supervised], grace_period: int
+) -> tuple[Supervised, list[int], AsyncIterator[str]]:
+    """Two workers relaying to ``upstream``, one answer started and held there: the
+    server, its workers' pids and the answer's chunks (its first one read)."""
+    upstream.reply(SSEReply(text_events(["first"]), ending="hold"))
     server = await start_workers(
         supervised,
         "--workers",
@@ -189,12 +185,20 @@ async def test_sigterm_drains_every_worker_and_leaves_no_process(
         "--backend",
         "openai",
         "--upstream-url",
-        openai_upstream.base_url,
+        upstream.base_url,
         "--grace-period",
-        "60",
+        str(grace_period),
     )
     workers = server.workers()
-    chunks = await held_answer(openai_upstream, server)
+    chunks = Acytoo.configure(url=server.url, max_retries=0).create_async_generator("", USER)
+    assert await asyncio.wait_for(anext(chunks), 30) == "first"
+    return server, workers, chunks
+
+
+async def test_sigterm_drains_every_worker_and_leaves_no_process(
+    openai_upstream: OpenAIUpstream, supervised
+) -> None:
+    server, workers, chunks = await two_workers_answering(openai_upstream, supervised, 60)
     try:
         server.process.send_signal(signal.SIGTERM)
         assert await refuses_connections(server.url)
@@ -208,20 +212,7 @@ async def test_sigterm_drains_every_worker_and_leaves_no_process(
 
 
 async def test_a_second_signal_stops_at_once(openai_upstream: OpenAIUpstream, supervised) -> None:
-    openai_upstream.reply(SSEReply(text_events(["first"]), ending="hold"))
-    server = await start_workers(
-        supervised,
-        "--workers",
-        "2",
-        "--backend",
-        "openai",
-        "--upstream-url",
-        openai_upstream.base_url,
-        "--grace-period",
-        "600",
-    )
-    workers = server.workers()
-    chunks = await held_answer(openai_upstream, server)
+    server, workers, chunks = await two_workers_answering(openai_upstream, supervised, 600)
     try:
         server.process.send_signal(signal.SIGINT)
         assert await refuses_connections(server.url)

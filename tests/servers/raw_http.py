@@ -11,15 +11,15 @@ default one). Written on asyncio streams so every byte and every close is exact.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
+from ._tcp import LoopbackTCPServer, read_request
+
 __all__ = ["RawHTTPServer", "RawRequest", "Script", "raw_http_server"]
 
-_MAX_HEAD = 64 * 1024
 # Every wait is bounded so that a broken test cannot hang CI.
 _MAX_WAIT = 30.0
 
@@ -54,26 +54,19 @@ class RawRequest:
         return None
 
 
-@dataclass
-class RawHTTPServer:
-    port: int = 0
-    default: Script = field(
-        default_factory=lambda: Script([b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHello"])
-    )
-    requests: list[RawRequest] = field(default_factory=list)
-    _scripts: list[Script] = field(default_factory=list)
-    _connections: int = 0
-    _server: asyncio.Server | None = None
-    _writers: set[asyncio.StreamWriter] = field(default_factory=set)
-    _release: asyncio.Event = field(default_factory=asyncio.Event)
-    received: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set whenever a request has been read."""
-    closed: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set whenever a connection ends (either side closed it)."""
+class RawHTTPServer(LoopbackTCPServer):
+    """Answers each request with the next queued :class:`Script` (or ``default``)."""
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def __init__(self) -> None:
+        super().__init__()
+        self.default = Script([b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHello"])
+        self.requests: list[RawRequest] = []
+        self._scripts: list[Script] = []
+        self._release = asyncio.Event()
+        self.received = asyncio.Event()
+        """Set whenever a request has been read."""
+        self.closed = asyncio.Event()
+        """Set whenever a connection ends (either side closed it)."""
 
     def queue(self, *scripts: Script) -> None:
         """Answer the next requests with ``scripts``, in order."""
@@ -81,17 +74,6 @@ class RawHTTPServer:
 
     def release(self) -> None:
         self._release.set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in list(self._writers):
-            writer.close()
-        await self._server.wait_closed()
 
     async def _client_left_before_release(self, reader: asyncio.StreamReader) -> bool:
         """Wait (bounded) for :meth:`release` (which it then clears); True if the client
@@ -111,41 +93,24 @@ class RawHTTPServer:
             return False
         return True
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._connections += 1
-        number = self._connections
-        self._writers.add(writer)
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+    async def _converse(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, number: int
+    ) -> None:
+        while (request := await read_request(reader)) is not None:
+            self.requests.append(RawRequest(number, *request))
+            self.received.set()
+            script = self._scripts.pop(0) if self._scripts else self.default
+            for index, piece in enumerate(script.pieces):
+                last = index == len(script.pieces) - 1
+                if script.hold and last and await self._client_left_before_release(reader):
                     return
-                length = 0
-                for line in head.split(b"\r\n"):
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                body = await reader.readexactly(length) if length else b""
-                self.requests.append(RawRequest(number, head[:-4], body))
-                self.received.set()
-                script = self._scripts.pop(0) if self._scripts else self.default
-                for index, piece in enumerate(script.pieces):
-                    last = index == len(script.pieces) - 1
-                    if script.hold and last and await self._client_left_before_release(reader):
-                        return
-                    writer.write(piece)
-                    await writer.drain()
-                if script.close:
-                    return
-        except ConnectionError:
-            return
-        finally:
-            self._writers.discard(writer)
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
-            self.closed.set()
+                writer.write(piece)
+                await writer.drain()
+            if script.close:
+                return
+
+    def _connection_ended(self) -> None:
+        self.closed.set()
 
 
 @pytest.fixture

@@ -119,6 +119,13 @@ class _Connection(asyncio.Protocol):
     def unread(self) -> int:
         return len(self.buffer) - self.start
 
+    def reusable(self, now: float) -> bool:
+        """Whether an idle connection may carry another request: open, nothing
+        unexpected received, idle for no longer than the keep-alive time."""
+        if self.closed or self.eof or self.unread:
+            return False
+        return now - self.idle_since <= _KEEPALIVE_SECONDS
+
     def consumed(self) -> None:
         """The reader took bytes from the buffer: read from the socket again if paused."""
         unread = len(self.buffer) - self.start
@@ -200,8 +207,7 @@ class LeanPool:
             if connection is not None:
                 trace.reused = True
                 return connection
-            limit = connection_limit()
-            if limit and self._open >= limit and not self._close_other_idle():
+            if self._full() and not self._close_other_idle():
                 waiter = asyncio.get_running_loop().create_future()
                 self._waiters.append(waiter)
                 try:
@@ -221,8 +227,7 @@ class LeanPool:
         now = time.monotonic()
         while idle:
             connection = idle.pop()  # the most recent: least likely to have been dropped
-            stale = now - connection.idle_since > _KEEPALIVE_SECONDS
-            if not (stale or connection.closed or connection.eof or connection.unread):
+            if connection.reusable(now):
                 return connection
             self.discard(connection)
         return None
@@ -239,15 +244,16 @@ class LeanPool:
         scheme, host, port = key
         loop = asyncio.get_running_loop()
         context = self._ssl_context() if scheme == "https" else None
+        address = host.strip("[]")  # an IPv6 literal without its brackets
         connection = _Connection(key)
         self._open += 1
         try:
             await loop.create_connection(
                 lambda: connection,
-                host.strip("[]"),
+                address,
                 port,
                 ssl=context,
-                server_hostname=host.strip("[]") if context is not None else None,
+                server_hostname=address if context is not None else None,
             )
         except BaseException as exc:
             self._open -= 1
@@ -269,10 +275,10 @@ class LeanPool:
 
     def release(self, connection: _Connection) -> None:
         """A connection whose answer was read whole, ready for the next request."""
-        if self.closed or connection.closed or connection.eof or connection.unread:
+        now = connection.idle_since = time.monotonic()
+        if self.closed or not connection.reusable(now):
             self.discard(connection)
             return
-        connection.idle_since = time.monotonic()
         self._idle.setdefault(connection.key, collections.deque()).append(connection)
         if self._sweep_timer is None:
             self._sweep_timer = asyncio.get_running_loop().call_later(
@@ -291,11 +297,10 @@ class LeanPool:
         for key, idle in list(self._idle.items()):
             alive: collections.deque[_Connection] = collections.deque()
             for connection in idle:
-                expired = now - connection.idle_since > _KEEPALIVE_SECONDS
-                if expired or connection.closed or connection.eof or connection.unread:
-                    self.discard(connection)
-                else:
+                if connection.reusable(now):
                     alive.append(connection)
+                else:
+                    self.discard(connection)
             if alive:
                 self._idle[key] = alive
             else:
